@@ -1,0 +1,41 @@
+"""Choosing the `tf.distribute` strategy every fit runs under."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+
+def get_strategy(tf_config: str | None = None) -> tf.distribute.Strategy:
+    """Picks the strategy for this process.
+
+    - `MultiWorkerMirroredStrategy` when `tf_config` (the `TF_CONFIG` JSON)
+      names more than one worker;
+    - `MirroredStrategy` when more than one GPU is visible;
+    - otherwise the default strategy (CPU or one GPU).
+
+    Args:
+        tf_config: The `TF_CONFIG` JSON string, or `None`. Only the CLI reads
+            the environment; library callers pass it explicitly.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+    """
+    if tf_config:
+        try:
+            cluster = json.loads(tf_config).get("cluster", {})
+        except json.JSONDecodeError as err:
+            raise ValueError(f"TF_CONFIG is not valid JSON: {err}") from None
+        if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def strategy_from_environment() -> tf.distribute.Strategy:
+    """`get_strategy` with the process's `TF_CONFIG` (for the CLI and recipes)."""
+    return get_strategy(os.environ.get("TF_CONFIG"))

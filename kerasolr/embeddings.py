@@ -1,0 +1,126 @@
+"""Embedding extraction on un-occluded images, streamed to an `.npz`.
+
+Batches are appended to temporary raw files, then packed into the `.npz`
+(a zip of `.npy` files) by streaming copies, so memory stays flat whatever
+the dataset size. The file appears atomically (written under a temporary
+name, then renamed), so an interrupted extraction never leaves a half file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+import tensorflow as tf
+
+
+class _ArrayStream:
+    """Appends same-shaped rows of one array to a raw temporary file."""
+
+    def __init__(self, directory: str, name: str):
+        self.path = os.path.join(directory, name + ".raw")
+        self.file = open(self.path, "wb")  # noqa: SIM115 (closed in finish)
+        self.dtype = None
+        self.row_shape = None
+        self.rows = 0
+
+    def append(self, batch: np.ndarray) -> None:
+        batch = np.ascontiguousarray(batch)
+        if self.dtype is None:
+            self.dtype, self.row_shape = batch.dtype, batch.shape[1:]
+        self.file.write(batch.tobytes())
+        self.rows += batch.shape[0]
+
+    def finish(self) -> None:
+        self.file.close()
+
+    def header(self) -> bytes:
+        """The `.npy` header of the whole array."""
+        import io
+
+        buffer = io.BytesIO()
+        shape = (self.rows, *(self.row_shape or ()))
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(self.dtype or np.float32)),
+                     "fortran_order": False, "shape": shape})
+        return buffer.getvalue()
+
+
+def write_npz_streaming(path: str, batches, progress: bool = False) -> dict[str, int]:
+    """Writes an iterable of dicts of numpy batches to one `.npz`, atomically.
+
+    Args:
+        path: Output file.
+        batches: Iterable of `{name: (n, ...) array}` with the same names each time.
+        progress: Print a progress line to stderr every few seconds.
+
+    Returns:
+        `{name: number of rows}`.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".npz-") as tmp:
+        streams: dict[str, _ArrayStream] = {}
+        last = time.time()
+        for batch in batches:
+            for name, value in batch.items():
+                if name not in streams:
+                    streams[name] = _ArrayStream(tmp, name)
+                streams[name].append(np.asarray(value))
+            if progress and time.time() - last > 5:
+                rows = next(iter(streams.values())).rows
+                print(f"  embedded {rows} images", file=sys.stderr, flush=True)
+                last = time.time()
+        for stream in streams.values():
+            stream.finish()
+        partial = os.path.join(tmp, "out.npz")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED,
+                             allowZip64=True) as archive:
+            for name, stream in streams.items():
+                with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                    member.write(stream.header())
+                    with open(stream.path, "rb") as raw:
+                        shutil.copyfileobj(raw, member, length=1 << 22)
+        os.replace(partial, path)
+    return {name: s.rows for name, s in streams.items()}
+
+
+def extract_embeddings(encoder, batches: tf.data.Dataset, path: str,
+                       progress: bool = False) -> dict[str, int]:
+    """Embeds every image of a batched element-dict dataset into an `.npz`.
+
+    Args:
+        encoder: `(batch, S, S, 3) -> (batch, L, k)` model.
+        batches: Batches of `{"image", "labels", "clean_labels", "id"}`.
+        path: Output `.npz` with `embeddings (N, L, k)`, `labels (N, L)`,
+            `clean_labels (N, L)`, `ids (N,)`.
+        progress: Print progress to stderr.
+
+    Returns:
+        Rows written per array.
+    """
+    embed = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
+
+    def rows():
+        for element in batches:
+            yield {
+                "embeddings": embed(element["image"]).numpy(),
+                "labels": element["labels"].numpy(),
+                "clean_labels": element["clean_labels"].numpy(),
+                "ids": element["id"].numpy(),
+            }
+
+    return write_npz_streaming(path, rows(), progress=progress)
+
+
+def load_embeddings(path: str) -> dict[str, np.ndarray]:
+    """Loads an embeddings `.npz` into a dict of arrays."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no embeddings file at {path}")
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}

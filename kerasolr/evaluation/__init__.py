@@ -1,0 +1,1 @@
+"""Evaluation of classifiers, probes and slot embeddings (paper section 4.1)."""

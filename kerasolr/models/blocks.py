@@ -1,0 +1,28 @@
+"""The convolutional trunk shared by the classifier and the encoder."""
+
+from __future__ import annotations
+
+import keras
+
+
+def conv_trunk(x, filters, name: str):
+    """Blocks of Conv3x3 -> BatchNorm -> ReLU -> MaxPool2x2.
+
+    BatchNormalization is `synchronized`, so under a multi-replica strategy the
+    batch statistics are those of the global batch and N replicas compute the
+    same update as one device.
+
+    Args:
+        x: `(batch, height, width, channels)` symbolic input.
+        filters: Filters per block; each block halves the spatial size.
+        name: Prefix of the layer names.
+
+    Returns:
+        `(batch, height / 2**len(filters), width / 2**len(filters), filters[-1])`.
+    """
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+        x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn{i}")(x)
+        x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)
+    return x

@@ -1,0 +1,146 @@
+"""The Siamese encoder and the occlusion-supervised OLR training model."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kerasolr import occlusion
+from kerasolr.layers import LabelGroupPooling
+from kerasolr.losses import pair_mse
+from kerasolr.models.blocks import conv_trunk
+
+
+def build_encoder(num_labels: int, k: int, image_size: int, filters=(32, 64, 96, 128),
+                  name: str = "encoder") -> keras.Model:
+    """Builds the Siamese encoder (both branches share it).
+
+    Convolutional blocks, then the label-specific layer of `num_labels` groups
+    of `k` feature maps (a linear 3x3 convolution), then `LabelGroupPooling`.
+
+    Args:
+        num_labels: L.
+        k: Embedding size per label.
+        image_size: Square input side.
+        filters: Filters per convolutional block.
+        name: Model name.
+
+    Returns:
+        A functional model `(batch, S, S, 3) -> (batch, L, k)`.
+
+    Reference: paper section 3, Fig. 1.
+    """
+    if num_labels < 1 or k < 1:
+        raise ValueError(f"num_labels and k must be >= 1, got num_labels={num_labels}, k={k}")
+    # === Layers / Functional Model ===
+    inputs = keras.Input((image_size, image_size, 3), name="images")
+    x = conv_trunk(inputs, filters, name="enc")
+    x = keras.layers.Conv2D(num_labels * k, 3, padding="same", name="label_groups")(x)
+    embeddings = LabelGroupPooling(num_labels, k, name="embedding", dtype="float32")(x)
+    return keras.Model(inputs, embeddings, name=name)
+
+
+class OLRModel(keras.Model):
+    """Trains an encoder so pair dot products match the classifier's joint probabilities.
+
+    Each batch holds image pairs `(batch, 2, S, S, 3)`. Both images of every
+    pair are occluded, the frozen classifier gives `p1`, `p2` on the occluded
+    images, the target is `p1 * p2`; the 2B occluded images go through the
+    encoder as one batch, `u = sum(E1 * E2, axis=-1)`, loss = MSE(u, p1 * p2).
+
+    Args:
+        encoder: The model from `build_encoder`.
+        classifier: The trained classifier (frozen here). Its `"logits"` layer
+            is used when `temperature != 1`.
+        occlusion: `"rectangle"` or `"none"`.
+        occlusion_min: Smallest rectangle side fraction.
+        occlusion_max: Largest rectangle side fraction.
+        occlusion_rate: Fraction of images occluded (paper: 1.0).
+        temperature: Temperature on the classifier's logits (paper's
+            alternative to occlusion when > 1).
+        seed: Seed of the occlusion draws.
+
+    Reference: paper section 3, Fig. 2.
+    """
+
+    def __init__(self, encoder, classifier, occlusion="rectangle", occlusion_min=0.33,
+                 occlusion_max=0.66, occlusion_rate=1.0, temperature=1.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if occlusion not in ("rectangle", "none"):
+            raise ValueError(f"occlusion must be 'rectangle' or 'none', got {occlusion!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.encoder = encoder
+        self.classifier = classifier
+        self.classifier.trainable = False
+        self.logits_model = keras.Model(classifier.inputs, classifier.get_layer("logits").output,
+                                        name="classifier_logits")
+        self.occlusion = occlusion
+        self.occlusion_min = float(occlusion_min)
+        self.occlusion_max = float(occlusion_max)
+        self.occlusion_rate = float(occlusion_rate)
+        self.temperature = float(temperature)
+        self.seed = int(seed)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.target_tracker = keras.metrics.Mean(name="target_mean")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.target_tracker]
+
+    def call(self, inputs, training=False):
+        """Embeds images `(batch, S, S, 3) -> (batch, L, k)`, or pairs
+        `(batch, 2, S, S, 3) -> (batch, 2, L, k)` (un-occluded)."""
+        if len(inputs.shape) == 5:
+            shape = tf.shape(inputs)
+            flat = tf.reshape(inputs, tf.concat([[shape[0] * 2], shape[2:]], axis=0))
+            embeddings = self.encoder(flat, training=training)
+            return tf.reshape(embeddings, [shape[0], 2, *embeddings.shape[1:]])
+        return self.encoder(inputs, training=training)
+
+    def _compute_losses(self, pairs, training, step):
+        """Shared by `train_step` and `test_step`.
+
+        Args:
+            pairs: `(batch, 2, S, S, 3)` image pairs.
+            training: Whether the encoder runs in training mode.
+            step: Seed counter of the occlusion draws.
+
+        Returns:
+            `(loss, joint)`: the scalar MSE and the `(batch, L)` targets.
+        """
+        shape = tf.shape(pairs)
+        images = tf.reshape(pairs, tf.concat([[shape[0] * 2], shape[2:]], axis=0))
+        if self.occlusion == "rectangle":
+            uniforms = occlusion.step_uniforms(tf.shape(images)[0], self.seed, step)
+            images = occlusion.occlude(images, uniforms, self.occlusion_min, self.occlusion_max,
+                                       self.occlusion_rate)
+        if self.temperature == 1.0:
+            probs = self.classifier(images, training=False)
+        else:
+            probs = tf.sigmoid(self.logits_model(images, training=False) / self.temperature)
+        probs = tf.reshape(tf.stop_gradient(tf.cast(probs, tf.float32)), [shape[0], 2, -1])
+        joint = probs[:, 0] * probs[:, 1]
+        embeddings = self.encoder(images, training=training)
+        pair_embeddings = tf.reshape(embeddings, [shape[0], 2, *embeddings.shape[1:]])
+        loss = tf.reduce_mean(pair_mse(joint, pair_embeddings))
+        return loss, joint
+
+    def train_step(self, pairs):
+        with tf.GradientTape() as tape:
+            loss, joint = self._compute_losses(pairs, True, self.optimizer.iterations)
+            # Keras sums gradients over replicas: scale the hand-reduced loss.
+            scaled = loss / self.distribute_strategy.num_replicas_in_sync
+        variables = self.encoder.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return self._update_metrics(loss, joint)
+
+    def test_step(self, pairs):
+        # A fixed occlusion seed makes the validation loss comparable across epochs.
+        loss, joint = self._compute_losses(pairs, False, -1)
+        return self._update_metrics(loss, joint)
+
+    def _update_metrics(self, loss, joint):
+        self.loss_tracker.update_state(loss)
+        self.target_tracker.update_state(tf.reduce_mean(joint))
+        return {m.name: m.result() for m in self.metrics}
