@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from kerasolr import config as cfg
+
+
+@pytest.mark.parametrize("name", sorted(cfg.PRESETS))
+def test_presets_are_valid_and_roundtrip_through_json(name):
+    config = cfg.preset(name).validate()
+    assert config.preset == name
+    assert cfg.RunConfig.from_dict(json.loads(config.to_json())) == config
+
+
+def test_paper_preset_is_the_paper_recipe():
+    p = cfg.paper()
+    assert (p.siamese.occlusion, p.siamese.occlusion_rate) == ("rectangle", 1.0)
+    assert (p.siamese.occlusion_min, p.siamese.occlusion_max) == (0.33, 0.66)
+    assert p.siamese.temperature == 1.0 and p.classifier.occlusion_rate == 0.0
+
+
+def test_override_parses_values():
+    c = cfg.override(cfg.demo(), ["siamese.k=32", "classifier.filters=[8,16]", "seed=3",
+                                  "data.dataset=synthfaces"])
+    assert c.siamese.k == 32 and c.classifier.filters == (8, 16) and c.seed == 3
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("siamese.k=0", "siamese.k=0"),
+    ("siamese.occlusion_min=0", "occlusion_min"),
+    ("siamese.occlusion_max=1.2", "1.2"),
+    ("siamese.occlusion_rate=2", "occlusion_rate=2"),
+    ("siamese.temperature=0", "temperature=0"),
+    ("data.dataset=imagenet", "'imagenet'"),
+    ("data.image_size=8", "image_size=8"),
+    ("data.label_noise=1", "label_noise=1"),
+    ("siamese.occlusion=circle", "'circle'"),
+    ("siamese.colour=3", "siamese.colour"),
+    ("nonsense", "nonsense"),
+    ("siamese.filters=[8,8,8,8,8,8,8]", "siamese.filters"),  # 7 halvings of 64 px
+])
+def test_impossible_configs_name_the_bad_value(assignment, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        cfg.override(cfg.demo(), [assignment])
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="'fast'"):
+        cfg.preset("fast")

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
+from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
+
+NAMES = ("A", "B", "C", "D")
+
+
+def _labels(n=400, seed=0):
+    return (np.random.default_rng(seed).random((n, 4)) < [0.2, 0.5, 0.7, 0.4]).astype(np.float32)
+
+
+def test_accuracy_known_answers():
+    truth = np.array([[1, 0], [1, 0], [0, 0], [0, 1]])
+    pred = np.array([[1, 0], [0, 0], [0, 0], [0, 0]])
+    r = multilabel_accuracy(truth, pred, ("x", "y"), "m")
+    assert r["m.mean_accuracy"] == pytest.approx(6 / 8)
+    # x: TPR 1/2, TNR 1 -> 0.75; y: TPR 0, TNR 1 -> 0.5
+    assert r["m.balanced_accuracy"] == pytest.approx((0.75 + 0.5) / 2)
+    assert r["per_label.y.m_accuracy"] == pytest.approx(0.75)
+
+
+def test_majority_baseline_is_chance_level_balanced():
+    labels = _labels()
+    pred = majority_predictions(labels, len(labels))
+    r = multilabel_accuracy(labels, pred, NAMES, "majority")
+    assert r["majority.balanced_accuracy"] == pytest.approx(0.5)
+    expected = np.maximum(labels.mean(0), 1 - labels.mean(0)).mean()
+    assert r["majority.mean_accuracy"] == pytest.approx(expected)
+
+
+def test_perfect_embeddings_give_probe_accuracy_near_one_and_zeros_chance():
+    train, test = _labels(800, 1), _labels(400, 2)
+    onehot = lambda y: np.stack([y, np.zeros_like(y)], -1)  # (n, L, 2): slot 0 = label
+    probe = train_probe(onehot(train), train, epochs=60, batch_size=64, learning_rate=0.05)
+    r = multilabel_accuracy(test, probe_predictions(probe, onehot(test)) > 0.5, NAMES, "p")
+    assert r["p.mean_accuracy"] > 0.99
+    probe = train_probe(np.zeros((800, 4, 2)), train, epochs=20, batch_size=64,
+                        learning_rate=0.05)
+    r = multilabel_accuracy(test, probe_predictions(probe, np.zeros((400, 4, 2))) > 0.5, NAMES,
+                            "p")
+    assert r["p.balanced_accuracy"] == pytest.approx(0.5)
+
+
+def test_slot_norms_of_perfect_and_reversed_embeddings():
+    labels = _labels()
+    rng = np.random.default_rng(3)
+    direction = rng.normal(size=(4, 5))
+    perfect = labels[..., None] * direction  # norm > 0 exactly when present
+    r = slot_norm_metrics(perfect, labels, NAMES)
+    assert r["slots.norm_auc_min"] == pytest.approx(1.0)
+    assert r["slots.absent_present_norm_ratio"] == pytest.approx(0.0)
+    reversed_ = (1 - labels)[..., None] * direction
+    assert slot_norm_metrics(reversed_, labels, NAMES)["slots.norm_auc_mean"] == pytest.approx(0.0)
+    noise = rng.normal(size=(400, 4, 5))
+    assert 0.4 < slot_norm_metrics(noise, labels, NAMES)["slots.norm_auc_mean"] < 0.6
+
+
+def test_norm_correlation_matches_label_correlation_for_perfect_slots():
+    labels = _labels()
+    perfect = labels[..., None] * np.ones((1, 4, 3))
+    np.testing.assert_allclose(norm_correlation_matrix(perfect),
+                               np.corrcoef(labels, rowvar=False), atol=1e-9)
+    a = np.corrcoef(labels, rowvar=False)
+    assert matrix_agreement(a, a) == pytest.approx(1.0)
+    assert matrix_agreement(a, -a) == pytest.approx(-1.0)
