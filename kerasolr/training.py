@@ -8,7 +8,13 @@ import keras
 import tensorflow as tf
 
 from kerasolr.config import ClassifierConfig, SiameseConfig
-from kerasolr.models import OccludedClassifierTrainer, OLRModel, build_classifier, build_encoder
+from kerasolr.models import (
+    OccludedClassifierTrainer,
+    OLRModel,
+    build_classifier,
+    build_encoder,
+    copy_trunk_weights,
+)
 
 
 def save_model_atomically(model: keras.Model, path: str) -> None:
@@ -49,7 +55,7 @@ def fit_classifier(config: ClassifierConfig, num_labels: int, image_size: int,
                                             occlusion_max, seed=seed + 1)
         trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     history = trainer.fit(train_batches, validation_data=val_batches, epochs=config.epochs,
-                          callbacks=list(callbacks), verbose=verbose)
+                          callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return classifier, history.history
 
 
@@ -77,11 +83,13 @@ def fit_encoder(config: SiameseConfig, classifier: keras.Model, num_labels: int,
     """
     with strategy.scope():
         encoder = build_encoder(num_labels, config.k, image_size, config.filters)
+        if config.init_from_classifier:
+            copy_trunk_weights(classifier, encoder)
         model = OLRModel(encoder, classifier, occlusion=config.occlusion,
                          occlusion_min=config.occlusion_min, occlusion_max=config.occlusion_max,
                          occlusion_rate=config.occlusion_rate, temperature=config.temperature,
                          seed=seed + 2)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     history = model.fit(train_pairs, validation_data=val_pairs, epochs=config.epochs,
-                        callbacks=list(callbacks), verbose=verbose)
+                        callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return encoder, history.history

@@ -10,6 +10,28 @@ from kerasolr.layers import LabelGroupPooling
 from kerasolr.losses import pair_mse
 from kerasolr.models.blocks import conv_trunk
 
+LABEL_LAYER_INIT_SCALE = 0.01
+
+
+def copy_trunk_weights(classifier: keras.Model, encoder: keras.Model) -> int:
+    """Initialises the encoder's convolutional blocks from the classifier's.
+
+    Both are built by `conv_trunk` (layers `cls_*` and `enc_*`); the filters
+    must match. The label-specific layer keeps its own initialisation.
+
+    Returns:
+        The number of layers copied.
+    """
+    pairs = [(classifier.get_layer(layer.name.replace("enc_", "cls_", 1)), layer)
+             for layer in encoder.layers
+             if layer.name.startswith(("enc_conv", "enc_bn"))]
+    for source, target in pairs:
+        if [w.shape for w in source.weights] != [w.shape for w in target.weights]:
+            raise ValueError(f"cannot initialise {target.name} from {source.name}: "
+                             "classifier and encoder filters differ")
+        target.set_weights(source.get_weights())
+    return len(pairs)
+
 
 def build_encoder(num_labels: int, k: int, image_size: int, filters=(32, 64, 96, 128),
                   name: str = "encoder") -> keras.Model:
@@ -35,7 +57,13 @@ def build_encoder(num_labels: int, k: int, image_size: int, filters=(32, 64, 96,
     # === Layers / Functional Model ===
     inputs = keras.Input((image_size, image_size, 3), name="images")
     x = conv_trunk(inputs, filters, name="enc")
-    x = keras.layers.Conv2D(num_labels * k, 3, padding="same", name="label_groups")(x)
+    # A small initial scale keeps the first dot products near the targets (~0.1):
+    # at the usual unit scale |u| starts near 10 and the first optimizer steps
+    # collapse every slot to a constant (measured; see BENCHMARKS.md).
+    x = keras.layers.Conv2D(
+        num_labels * k, 3, padding="same", name="label_groups",
+        kernel_initializer=keras.initializers.VarianceScaling(
+            LABEL_LAYER_INIT_SCALE, "fan_in", "truncated_normal"))(x)
     embeddings = LabelGroupPooling(num_labels, k, name="embedding", dtype="float32")(x)
     return keras.Model(inputs, embeddings, name=name)
 
