@@ -47,3 +47,9 @@ def test_impossible_configs_name_the_bad_value(assignment, message):
 def test_unknown_preset():
     with pytest.raises(ValueError, match="'fast'"):
         cfg.preset("fast")
+
+
+def test_encoder_warm_start_needs_matching_filters():
+    with pytest.raises(ValueError, match="init_from_classifier"):
+        cfg.override(cfg.demo(), ["siamese.filters=[8,16]"])
+    assert cfg.override(cfg.paper(), ["siamese.filters=[8,16]"]).siamese.filters == (8, 16)

@@ -33,7 +33,8 @@ def test_majority_baseline_is_chance_level_balanced():
 
 def test_perfect_embeddings_give_probe_accuracy_near_one_and_zeros_chance():
     train, test = _labels(800, 1), _labels(400, 2)
-    onehot = lambda y: np.stack([y, np.zeros_like(y)], -1)  # (n, L, 2): slot 0 = label
+    def onehot(y):
+        return np.stack([y, np.zeros_like(y)], -1)  # (n, L, 2): slot 0 = label
     probe = train_probe(onehot(train), train, epochs=60, batch_size=64, learning_rate=0.05)
     r = multilabel_accuracy(test, probe_predictions(probe, onehot(test)) > 0.5, NAMES, "p")
     assert r["p.mean_accuracy"] > 0.99

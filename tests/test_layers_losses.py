@@ -10,12 +10,12 @@ from tests.conftest import assert_config_roundtrip
 def test_group_pooling_maps_channel_group_l_to_row_l():
     L, k = 3, 2
     # Channel c = l * k + j holds the constant value 10 * l + j.
-    values = np.array([10 * l + j for l in range(L) for j in range(k)], np.float32)
+    values = np.array([10 * row + j for row in range(L) for j in range(k)], np.float32)
     x = np.broadcast_to(values, (2, 4, 4, L * k)).copy()
     out = keras.ops.convert_to_numpy(LabelGroupPooling(L, k)(x))
     assert out.shape == (2, L, k)
-    for l in range(L):
-        np.testing.assert_allclose(out[:, l], [[10 * l + j for j in range(k)]] * 2)
+    for row in range(L):
+        np.testing.assert_allclose(out[:, row], [[10 * row + j for j in range(k)]] * 2)
 
 
 def test_group_pooling_averages_over_space():

@@ -84,3 +84,27 @@ def test_olr_rejects_bad_settings():
         _olr(occlusion="circle")
     with pytest.raises(ValueError, match="-1"):
         _olr(temperature=-1)
+
+
+def test_encoder_trunk_can_start_from_the_classifier():
+    from kerasolr.models import copy_trunk_weights
+
+    classifier = build_classifier(4, 16, (4, 8), 8)
+    encoder = build_encoder(4, 3, 16, (4, 8))
+    assert copy_trunk_weights(classifier, encoder) == 4  # 2 convs + 2 batch norms
+    for i in range(2):
+        for a, b in zip(classifier.get_layer(f"cls_conv{i}").get_weights(),
+                        encoder.get_layer(f"enc_conv{i}").get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="filters differ"):
+        copy_trunk_weights(classifier, build_encoder(4, 3, 16, (4, 6)))
+
+
+def test_initial_dot_products_are_small():
+    # A unit-scale label layer starts with |u| ~ 10 and collapses under Adam;
+    # the small init keeps the first targets (in [0, 1]) within reach.
+    keras.utils.set_random_seed(0)
+    encoder = build_encoder(16, 16, 64)
+    x = np.random.default_rng(0).random((32, 64, 64, 3), dtype=np.float32)
+    e = keras.ops.convert_to_numpy(encoder(x, training=True))
+    assert np.abs((e[:16] * e[16:]).sum(-1)).mean() < 0.2
