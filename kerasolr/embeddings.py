@@ -8,6 +8,7 @@ name, then renamed), so an interrupted extraction never leaves a half file.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import sys
@@ -41,8 +42,6 @@ class _ArrayStream:
 
     def header(self) -> bytes:
         """The `.npy` header of the whole array."""
-        import io
-
         buffer = io.BytesIO()
         shape = (self.rows, *(self.row_shape or ()))
         np.lib.format.write_array_header_1_0(

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import keras
 
+BN_MOMENTUM = 0.9
+
 
 def conv_trunk(x, filters, name: str):
     """Blocks of Conv3x3 -> BatchNorm -> ReLU -> MaxPool2x2.
 
     BatchNormalization is `synchronized`, so under a multi-replica strategy the
     batch statistics are those of the global batch and N replicas compute the
-    same update as one device.
+    same update as one device. Its moving statistics use momentum 0.9, not
+    Keras' 0.99: with ~100 steps an epoch the slower average lags the weights
+    so far that a classifier at 0.9999 training accuracy scored 0.935 at
+    inference on clean held-out images (measured; see BENCHMARKS.md).
 
     Args:
         x: `(batch, height, width, channels)` symbolic input.
@@ -22,7 +27,8 @@ def conv_trunk(x, filters, name: str):
     """
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
-        x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn{i}")(x)
+        x = keras.layers.BatchNormalization(
+            momentum=BN_MOMENTUM, synchronized=True, name=f"{name}_bn{i}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)
     return x
