@@ -212,9 +212,15 @@ def evaluate(run_dir: str) -> dict[str, float]:
     batches = pipeline.example_batches(pipeline.load_split(config.data, "test"), 256)
     probs = _predict_images(classifier, batches)
     s = config.siamese
-    occluded = batches.map(lambda e: {"image": occlusion.occlude(
-        e["image"], tf.random.stateless_uniform([tf.shape(e["image"])[0], 5], [config.seed, 7]),
-        s.occlusion_min, s.occlusion_max)})
+
+    def occlude_batch(element):
+        # Seeded by the batch's first id: reproducible, and different per batch.
+        seed = tf.stack([tf.constant(config.seed, tf.int64), element["id"][0]])
+        uniforms = tf.random.stateless_uniform([tf.shape(element["image"])[0], 5], seed)
+        return {"image": occlusion.occlude(element["image"], uniforms, s.occlusion_min,
+                                           s.occlusion_max)}
+
+    occluded = batches.map(occlude_batch)
     occluded_probs = _predict_images(classifier, occluded)
 
     log("evaluate: linear probe on the training embeddings")
