@@ -2,9 +2,11 @@
 
 Each row is a `kerasolr demo` run (train, embed, evaluate) in its own run
 directory under `--out`, with `--set` overrides on a preset. Rows whose
-classifier settings match an earlier row reuse that row's trained classifier
+classifier settings match a finished row reuse that row's trained classifier
 (copied into the new run directory; the run then skips that stage), so the
 table compares Siamese training alone; the classifier time is listed once.
+Finished rows are kept, so the command can be re-run to add rows; the table
+is rebuilt from every finished row under `--out`.
 
 Usage (about 45 minutes on 2 CPU cores at the default 10,000 images):
     python benchmarks/ablation.py --out runs/ablation [--num-train 10000] [--rows paper,demo]
@@ -19,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 from kerasolr import config as cfg
 
@@ -33,6 +34,8 @@ ROWS = {
                             "paper + classifier trained with occlusion (50%)"),
     "half_occluded": ("paper", ["classifier.occlusion_rate=0.5", "siamese.occlusion_rate=0.5"],
                       "+ only half the Siamese images occluded"),
+    "paper_warm_start": ("paper", ["siamese.init_from_classifier=true"],
+                         "paper + encoder started from the classifier"),
     "demo": ("demo", [], "+ encoder started from the classifier (= demo preset)"),
     "demo_k32": ("demo", ["siamese.k=32"], "demo with k=32"),
     "demo_no_occlusion": ("demo", ["siamese.occlusion=none"], "demo without occlusion"),
@@ -51,28 +54,57 @@ COLUMNS = [
 ]
 
 
-def run_row(name, preset, overrides, out, num_train, classifiers):
+def classifier_key(config) -> str:
+    """Everything the classifier stage depends on."""
+    return json.dumps([config.to_dict()[k] for k in ("data", "classifier", "seed")]
+                      + [config.siamese.occlusion_min, config.siamese.occlusion_max])
+
+
+def known_classifiers(out: str) -> dict[str, str]:
+    """Classifiers already trained by finished rows under `out`, by `classifier_key`."""
+    found = {}
+    for name in ROWS:
+        run_dir = os.path.join(out, name)
+        path = os.path.join(run_dir, "classifier.keras")
+        if os.path.exists(path) and os.path.exists(os.path.join(run_dir, "config.json")):
+            with open(os.path.join(run_dir, "config.json")) as f:
+                found.setdefault(classifier_key(cfg.RunConfig.from_dict(json.load(f))), path)
+    return found
+
+
+def run_row(name, out, num_train):
+    preset, overrides, _ = ROWS[name]
     run_dir = os.path.join(out, name)
     sets = [*overrides, f"data.num_train={num_train}"]
+    key = classifier_key(cfg.override(cfg.preset(preset), sets))
+    source = known_classifiers(out).get(key)
+    if source and not os.path.exists(os.path.join(run_dir, "classifier.keras")):
+        os.makedirs(run_dir, exist_ok=True)
+        shutil.copy(source, os.path.join(run_dir, "classifier.keras"))
+        with open(os.path.join(run_dir, "reused_classifier.txt"), "w") as f:
+            f.write(source + "\n")
     args = [sys.executable, "-m", "kerasolr", "demo", "--out", run_dir, "--preset", preset]
     for item in sets:
         args += ["--set", item]
-    config = cfg.override(cfg.preset(preset), sets)
-    # Everything the classifier stage depends on.
-    config_key = json.dumps([config.to_dict()[k] for k in ("data", "classifier", "seed")]
-                            + [config.siamese.occlusion_min, config.siamese.occlusion_max])
-    reused = None
-    if config_key in classifiers and not os.path.exists(os.path.join(run_dir, "classifier.keras")):
-        os.makedirs(run_dir, exist_ok=True)
-        shutil.copy(classifiers[config_key], os.path.join(run_dir, "classifier.keras"))
-        reused = classifiers[config_key]
-    start = time.time()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    wall = time.time() - start
-    classifiers.setdefault(config_key, os.path.join(run_dir, "classifier.keras"))
-    with open(os.path.join(run_dir, "results.json")) as f:
-        results = json.load(f)
-    return results, wall, reused
+
+
+def table(out: str) -> str:
+    """The markdown table of every finished row under `out`, in `ROWS` order."""
+    lines = ["| row | what | " + " | ".join(c for c, _ in COLUMNS)
+             + " | siamese s | classifier s |", "|" + "---|" * (len(COLUMNS) + 4)]
+    for name, (_, _, what) in ROWS.items():
+        path = os.path.join(out, name, "results.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            results = json.load(f)
+        cells = [f"{results.get(key, float('nan')):.3f}" for _, key in COLUMNS]
+        reused = os.path.exists(os.path.join(out, name, "reused_classifier.txt"))
+        cls_s = "reused" if reused else f"{results.get('timing.classifier_seconds', 0):.0f}"
+        lines.append(f"| {name} | {what} | " + " | ".join(cells)
+                     + f" | {results.get('timing.siamese_seconds', 0):.0f} | {cls_s} |")
+    return "\n".join(lines) + "\n"
 
 
 def main():
@@ -85,22 +117,15 @@ def main():
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         parser.error(f"unknown rows {unknown}; known: {', '.join(ROWS)}")
-    classifiers: dict[str, str] = {}
-    header = ("| row | what | " + " | ".join(c for c, _ in COLUMNS)
-              + " | siamese s | classifier s |")
-    lines = [header, "|" + "---|" * (len(COLUMNS) + 4)]
     for name in names:
-        preset, overrides, what = ROWS[name]
-        print(f"[ablation] {name}: {what}", file=sys.stderr, flush=True)
-        results, _, reused = run_row(name, preset, overrides, args.out, args.num_train,
-                                     classifiers)
-        cells = [f"{results.get(key, float('nan')):.3f}" for _, key in COLUMNS]
-        cls_s = "reused" if reused else f"{results.get('timing.classifier_seconds', 0):.0f}"
-        lines.append(f"| {name} | {what} | " + " | ".join(cells)
-                     + f" | {results.get('timing.siamese_seconds', 0):.0f} | {cls_s} |")
+        if os.path.exists(os.path.join(args.out, name, "results.json")):
+            print(f"[ablation] {name}: finished earlier, kept", file=sys.stderr)
+            continue
+        print(f"[ablation] {name}: {ROWS[name][2]}", file=sys.stderr, flush=True)
+        run_row(name, args.out, args.num_train)
         with open(os.path.join(args.out, "ablation.md"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+            f.write(table(args.out))
+    print(table(args.out))
 
 
 if __name__ == "__main__":
