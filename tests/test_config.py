@@ -20,7 +20,7 @@ def test_paper_preset_is_the_paper_recipe():
 
 
 def test_override_parses_values():
-    c = cfg.override(cfg.demo(), ["siamese.k=32", "classifier.filters=[8,16]", "seed=3",
+    c = cfg.override(cfg.paper(), ["siamese.k=32", "classifier.filters=[8,16]", "seed=3",
                                   "data.dataset=synthfaces"])
     assert c.siamese.k == 32 and c.classifier.filters == (8, 16) and c.seed == 3
 
