@@ -68,6 +68,17 @@ def build_encoder(num_labels: int, k: int, image_size: int, filters=(32, 64, 96,
     return keras.Model(inputs, embeddings, name=name)
 
 
+def _flatten_pairs(pairs):
+    """`(batch, 2, ...) -> (2 * batch, ...)`: pair i becomes rows 2i and 2i + 1."""
+    shape = tf.shape(pairs)
+    return tf.reshape(pairs, tf.concat([[shape[0] * 2], shape[2:]], axis=0))
+
+
+def _unflatten_pairs(rows):
+    """`(2 * batch, ...) -> (batch, 2, ...)`, the inverse of `_flatten_pairs`."""
+    return tf.reshape(rows, [-1, 2, *rows.shape[1:]])
+
+
 class OLRModel(keras.Model):
     """Trains an encoder so pair dot products match the classifier's joint probabilities.
 
@@ -120,10 +131,7 @@ class OLRModel(keras.Model):
         """Embeds images `(batch, S, S, 3) -> (batch, L, k)`, or pairs
         `(batch, 2, S, S, 3) -> (batch, 2, L, k)` (un-occluded)."""
         if len(inputs.shape) == 5:
-            shape = tf.shape(inputs)
-            flat = tf.reshape(inputs, tf.concat([[shape[0] * 2], shape[2:]], axis=0))
-            embeddings = self.encoder(flat, training=training)
-            return tf.reshape(embeddings, [shape[0], 2, *embeddings.shape[1:]])
+            return _unflatten_pairs(self.encoder(_flatten_pairs(inputs), training=training))
         return self.encoder(inputs, training=training)
 
     def _compute_losses(self, pairs, training, step):
@@ -137,8 +145,7 @@ class OLRModel(keras.Model):
         Returns:
             `(loss, joint)`: the scalar MSE and the `(batch, L)` targets.
         """
-        shape = tf.shape(pairs)
-        images = tf.reshape(pairs, tf.concat([[shape[0] * 2], shape[2:]], axis=0))
+        images = _flatten_pairs(pairs)
         if self.occlusion == "rectangle":
             uniforms = occlusion.step_uniforms(tf.shape(images)[0], self.seed, step)
             images = occlusion.occlude(images, uniforms, self.occlusion_min, self.occlusion_max,
@@ -147,10 +154,9 @@ class OLRModel(keras.Model):
             probs = self.classifier(images, training=False)
         else:
             probs = tf.sigmoid(self.logits_model(images, training=False) / self.temperature)
-        probs = tf.reshape(tf.stop_gradient(tf.cast(probs, tf.float32)), [shape[0], 2, -1])
+        probs = _unflatten_pairs(tf.stop_gradient(tf.cast(probs, tf.float32)))
         joint = probs[:, 0] * probs[:, 1]
-        embeddings = self.encoder(images, training=training)
-        pair_embeddings = tf.reshape(embeddings, [shape[0], 2, *embeddings.shape[1:]])
+        pair_embeddings = _unflatten_pairs(self.encoder(images, training=training))
         loss = tf.reduce_mean(pair_mse(joint, pair_embeddings))
         return loss, joint
 
