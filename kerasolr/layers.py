@@ -50,3 +50,36 @@ class LabelGroupPooling(keras.layers.Layer):
         config = super().get_config()
         config.update({"num_labels": self.num_labels, "k": self.k})
         return config
+
+
+@keras.saving.register_keras_serializable(package="kerasolr")
+class Rescale(keras.layers.Layer):
+    """Maps each image to [0, 1] by its own minimum and maximum.
+
+    `y = (x - min(x)) / (max(x) - min(x))`, with min and max taken over all
+    pixels and channels of one image; a constant image maps to zeros.
+
+    Input shape: `(batch, height, width, channels)`; output: the same.
+
+    Args:
+        epsilon: Added to the range so a constant image does not divide by 0.
+
+    Reference: paper section 4.4, eq. 2.
+    """
+
+    def __init__(self, epsilon: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        low = ops.min(inputs, axis=(1, 2, 3), keepdims=True)
+        high = ops.max(inputs, axis=(1, 2, 3), keepdims=True)
+        return (inputs - low) / (high - low + self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"epsilon": self.epsilon})
+        return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -52,3 +53,56 @@ class PairDotProductLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return pair_mse(y_true, y_pred)
+
+
+def ssim_per_channel(y_true, y_pred, max_val: float = 1.0, filter_size: int = 11):
+    """SSIM computed separately on each colour channel (SSIM ignores chrominance).
+
+    Args:
+        y_true: `(batch, height, width, channels)` reference images.
+        y_pred: `(batch, height, width, channels)` images to compare.
+        max_val: Dynamic range of the images.
+        filter_size: Gaussian window side; clipped to the smaller image side so
+            small images (e.g. 16x16) still get a valid window.
+
+    Returns:
+        `(batch, channels)` SSIM values (1 for identical images).
+
+    Reference: paper section 4.4, eq. 1.
+    """
+    y_true = tf.convert_to_tensor(y_true, tf.float32)
+    y_pred = tf.convert_to_tensor(y_pred, tf.float32)
+    size = min(filter_size, int(y_true.shape[1]), int(y_true.shape[2]))
+    per_channel = [
+        tf.image.ssim(y_true[..., c:c + 1], y_pred[..., c:c + 1], max_val=max_val,
+                      filter_size=size)
+        for c in range(int(y_true.shape[-1]))
+    ]
+    return tf.stack(per_channel, axis=-1)
+
+
+def rescale_mse(y_true, rescaled):
+    """Per-image MSE between targets in [0, 1] and min-max rescaled outputs, `(batch,)`.
+
+    Reference: paper section 4.4, eq. 3 (the MSE term, applied after `Rescale`).
+    """
+    return ops.mean(ops.square(ops.cast(y_true, rescaled.dtype) - rescaled), axis=(1, 2, 3))
+
+
+def reconstruction_loss(y_true, raw, rescaled, alpha: float = 0.5, max_val: float = 1.0):
+    """`alpha * (1 - SSIM(x, raw)) + (1 - alpha) * MSE(x, rescaled)`, per image `(batch,)`.
+
+    The paper writes the SSIM term as SSIM itself; as a loss to minimise it is
+    `1 - SSIM` (mean over channels).
+
+    Args:
+        y_true: `(batch, h, w, c)` target images in [0, 1].
+        raw: `(batch, h, w, c)` the decoder's raw output (`Conv2D_out`).
+        rescaled: `(batch, h, w, c)` `Rescale(raw)`.
+        alpha: Weight of the SSIM term (paper: 0.5).
+        max_val: SSIM dynamic range.
+
+    Reference: paper section 4.4, eq. 3.
+    """
+    ssim = ops.mean(ssim_per_channel(y_true, raw, max_val), axis=-1)
+    return alpha * (1.0 - ssim) + (1.0 - alpha) * rescale_mse(y_true, rescaled)
