@@ -18,6 +18,7 @@ import numpy as np
 
 from kerasolr.data import synthfaces
 from kerasolr.models import OLRModel, build_classifier, build_encoder
+from kerasolr.models.siamese import LABEL_LAYER_INIT_SCALE
 
 SETTINGS = [(1.0, 1e-3), (0.01, 1e-3), (1.0, 1e-4), (0.01, 1e-4)]  # (init scale, Adam lr)
 
@@ -34,8 +35,6 @@ def main():
         encoder = build_encoder(16, 16, 64)
         kernel, bias = encoder.get_layer("label_groups").get_weights()
         # build_encoder's kernel has the default small scale; rescale to the tested one.
-        from kerasolr.models.siamese import LABEL_LAYER_INIT_SCALE
-
         kernel = kernel * np.sqrt(scale / LABEL_LAYER_INIT_SCALE)
         encoder.get_layer("label_groups").set_weights([kernel, bias])
         model = OLRModel(encoder, classifier, occlusion="none")

@@ -27,13 +27,11 @@ from kerasolr.data import synthfaces
 from kerasolr.models import OLRModel, build_classifier, build_encoder
 
 
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def seconds(fn) -> float:
+    """Wall time of one call."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def main():
@@ -72,8 +70,8 @@ def main():
         lower_bound(images)
     step_times, bound_times = [], []
     for _ in range(args.repeats):  # interleaved, so background load hits both alike
-        step_times.append(median_seconds(lambda: step(pairs), 1))
-        bound_times.append(median_seconds(lambda: lower_bound(images), 1))
+        step_times.append(seconds(lambda: step(pairs)))
+        bound_times.append(seconds(lambda: lower_bound(images)))
     step_s, bound_s = float(np.median(step_times)), float(np.median(bound_times))
     ratio = step_s / bound_s
     consumption = 2 * b / step_s
