@@ -115,6 +115,74 @@ class ProbeConfig:
 
 
 @dataclass(frozen=True)
+class DecoderConfig:
+    """The reconstruction decoder of paper section 4.4 (Table 1) and its baselines.
+
+    Stage `i` is `Conv2DTranspose(transpose_channels[i], 3, stride 2)` then
+    `Conv2D(conv_channels[i], 3)`, ReLU; one of the convolutions is `valid`
+    (which one, and the start size, follow from the image size so the output
+    is `image_size - 2`, the target cropped by one pixel per side, as in the
+    paper; see `kerasolr.models.decoder.decoder_geometry`). The defaults are
+    Table 1 exactly.
+
+    Attributes:
+        dense_channels: Channels of the map the Dense layer is reshaped to.
+        transpose_channels: Channels of each stage's Conv2DTranspose.
+        conv_channels: Channels of each stage's Conv2D (same length).
+        output_activation: Activation of `Conv2D_out`; the paper's footnote
+            says "all ReLUs", which can zero an image and leave `Rescale`
+            undefined, so the default is `"linear"` (see docs).
+        alpha: Weight of the SSIM term of eq. 3 (paper: 0.5).
+        learning_rate: RMSprop learning rate (paper: 1e-4).
+        epochs: Training epochs (over the training split's embeddings).
+        batch_size: Embeddings per batch.
+        ssim_filter_size: SSIM Gaussian window side (clipped to the image).
+        ssim_max_val: SSIM dynamic range for the raw, unbounded `Conv2D_out`
+            (targets are in [0, 1]).
+        baselines: Also train the two baselines (probabilities-only decoder
+            and a same-bottleneck autoencoder).
+        every: Save visual checks (PNG + TensorBoard) every this many epochs.
+    """
+
+    dense_channels: int = 512
+    transpose_channels: tuple[int, ...] = (128, 64, 64, 64, 64)
+    conv_channels: tuple[int, ...] = (64, 64, 64, 64, 32)
+    output_activation: str = "linear"
+    alpha: float = 0.5
+    learning_rate: float = 1e-4
+    epochs: int = 10
+    batch_size: int = 32
+    ssim_filter_size: int = 11
+    ssim_max_val: float = 1.0
+    baselines: bool = True
+    every: int = 1
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """Editing and generation (paper section 4.5) and how they are judged.
+
+    Attributes:
+        num_images: Held-out images edited for every label.
+        num_generations: Label sets generated from labels alone.
+        scale: Emphasis factor `s > 1` for the scale edit.
+        judge_filters: Filters of the independent attribute classifier that
+            judges edited and generated images.
+        judge_epochs: Its training epochs (on clean training images).
+        judge_seed: Its seed (different from the run's, so it is independent).
+        threshold: Probability above which the judge says a label is present.
+    """
+
+    num_images: int = 256
+    num_generations: int = 256
+    scale: float = 1.5
+    judge_filters: tuple[int, ...] = (16, 32, 48, 64)
+    judge_epochs: int = 4
+    judge_seed: int = 1234
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """One whole run: data, classifier, Siamese encoder, probe.
 
@@ -123,6 +191,8 @@ class RunConfig:
         classifier: The classifier and its training.
         siamese: The encoder and its training.
         probe: The linear probe.
+        decoder: The reconstruction decoder and its baselines.
+        edit: Editing, generation and their judge.
         seed: Seed of weights, pairing, occlusion and shuffling.
         preset: Name of the preset the config started from (for the record).
     """
@@ -131,6 +201,8 @@ class RunConfig:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     siamese: SiameseConfig = field(default_factory=SiameseConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    edit: EditConfig = field(default_factory=EditConfig)
     seed: int = 0
     preset: str = "custom"
 
@@ -171,7 +243,40 @@ class RunConfig:
                             ("siamese.learning_rate", s.learning_rate),
                             ("probe.learning_rate", p.learning_rate)):
             _check(value > 0, name, value, "> 0")
+        self._validate_decoder_and_edit()
         return self
+
+    def _validate_decoder_and_edit(self) -> None:
+        dec, e = self.decoder, self.edit
+        _check(len(dec.transpose_channels) >= 1
+               and len(dec.transpose_channels) == len(dec.conv_channels)
+               and all(c >= 1 for c in (*dec.transpose_channels, *dec.conv_channels)),
+               "decoder.transpose_channels/conv_channels",
+               (dec.transpose_channels, dec.conv_channels),
+               "two non-empty lists of positive ints of equal length")
+        _check(dec.output_activation in ("linear", "relu", "sigmoid"),
+               "decoder.output_activation", dec.output_activation,
+               "one of linear, relu, sigmoid")
+        _check(0.0 <= dec.alpha <= 1.0, "decoder.alpha", dec.alpha, "in [0, 1]")
+        _check(dec.ssim_filter_size >= 1, "decoder.ssim_filter_size", dec.ssim_filter_size,
+               ">= 1")
+        _check(e.scale > 0, "edit.scale", e.scale, "> 0")
+        _check(0.0 < e.threshold < 1.0, "edit.threshold", e.threshold, "in (0, 1)")
+        _check(len(e.judge_filters) >= 1 and all(f >= 1 for f in e.judge_filters)
+               and self.data.image_size // 2 ** len(e.judge_filters) >= 1,
+               "edit.judge_filters", e.judge_filters,
+               f"a non-empty list of positive ints, at most "
+               f"{self.data.image_size.bit_length() - 1} blocks")
+        for name, value in (("decoder.dense_channels", dec.dense_channels),
+                            ("decoder.epochs", dec.epochs), ("decoder.every", dec.every),
+                            ("decoder.batch_size", dec.batch_size),
+                            ("edit.num_images", e.num_images),
+                            ("edit.num_generations", e.num_generations),
+                            ("edit.judge_epochs", e.judge_epochs)):
+            _check(value >= 1, name, value, ">= 1")
+        for name, value in (("decoder.learning_rate", dec.learning_rate),
+                            ("decoder.ssim_max_val", dec.ssim_max_val)):
+            _check(value > 0, name, value, "> 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -182,7 +287,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         sections = {"data": DataConfig, "classifier": ClassifierConfig,
-                    "siamese": SiameseConfig, "probe": ProbeConfig}
+                    "siamese": SiameseConfig, "probe": ProbeConfig, "decoder": DecoderConfig,
+                    "edit": EditConfig}
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key in sections:

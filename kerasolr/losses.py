@@ -73,12 +73,15 @@ def ssim_per_channel(y_true, y_pred, max_val: float = 1.0, filter_size: int = 11
     y_true = tf.convert_to_tensor(y_true, tf.float32)
     y_pred = tf.convert_to_tensor(y_pred, tf.float32)
     size = min(filter_size, int(y_true.shape[1]), int(y_true.shape[2]))
-    per_channel = [
-        tf.image.ssim(y_true[..., c:c + 1], y_pred[..., c:c + 1], max_val=max_val,
-                      filter_size=size)
-        for c in range(int(y_true.shape[-1]))
-    ]
-    return tf.stack(per_channel, axis=-1)
+    # One call for all channels: (batch, h, w, c) -> (batch * c, h, w, 1).
+    channels = int(y_true.shape[-1])
+
+    def fold(x):
+        x = tf.transpose(x, [0, 3, 1, 2])
+        return tf.reshape(x, [-1, x.shape[2], x.shape[3], 1])
+
+    ssim = tf.image.ssim(fold(y_true), fold(y_pred), max_val=max_val, filter_size=size)
+    return tf.reshape(ssim, [-1, channels])
 
 
 def rescale_mse(y_true, rescaled):
@@ -89,7 +92,8 @@ def rescale_mse(y_true, rescaled):
     return ops.mean(ops.square(ops.cast(y_true, rescaled.dtype) - rescaled), axis=(1, 2, 3))
 
 
-def reconstruction_loss(y_true, raw, rescaled, alpha: float = 0.5, max_val: float = 1.0):
+def reconstruction_loss(y_true, raw, rescaled, alpha: float = 0.5, max_val: float = 1.0,
+                        filter_size: int = 11):
     """`alpha * (1 - SSIM(x, raw)) + (1 - alpha) * MSE(x, rescaled)`, per image `(batch,)`.
 
     The paper writes the SSIM term as SSIM itself; as a loss to minimise it is
@@ -101,8 +105,9 @@ def reconstruction_loss(y_true, raw, rescaled, alpha: float = 0.5, max_val: floa
         rescaled: `(batch, h, w, c)` `Rescale(raw)`.
         alpha: Weight of the SSIM term (paper: 0.5).
         max_val: SSIM dynamic range.
+        filter_size: SSIM window side (clipped to the image).
 
     Reference: paper section 4.4, eq. 3.
     """
-    ssim = ops.mean(ssim_per_channel(y_true, raw, max_val), axis=-1)
+    ssim = ops.mean(ssim_per_channel(y_true, raw, max_val, filter_size), axis=-1)
     return alpha * (1.0 - ssim) + (1.0 - alpha) * rescale_mse(y_true, rescaled)

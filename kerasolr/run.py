@@ -6,8 +6,18 @@ Layout of `RUN_DIR`:
     encoder.keras            trained Siamese encoder
     history_*.csv            per-epoch losses
     embeddings/{train,test}.npz
+    decoder.keras            reconstruction decoder on frozen embeddings (Table 1)
+    decoder_probs.keras      baseline: decoder fed the classifier's L probabilities
+    autoencoder.keras        baseline: autoencoder with an L x k bottleneck
+    label_gaussians.npz      per-label slot Gaussians (eq. 4-5)
+    judge.keras              independent attribute classifier judging edits
+    figures/*.png            heatmap, PCA strip, reconstructions, edits, generations
+    figures/training/*.png   visual checks saved during training
+    tensorboard/             the same checks as TensorBoard image summaries
+    norm_correlation.csv, pca.csv
     results.json             flat metrics (see README)
     summary.txt              the same, for people
+    report.html              everything above on one page (`kerasolr report`)
 A stage whose output already exists is skipped, so re-running a command
 continues an interrupted run instead of redoing finished stages.
 """
@@ -23,20 +33,36 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import occlusion
-from kerasolr.config import RunConfig
+from kerasolr import editing, figures, occlusion, plots
+from kerasolr.callbacks import VisualCheck
+from kerasolr.config import ClassifierConfig, RunConfig
 from kerasolr.data import pipeline, synthfaces
 from kerasolr.embeddings import extract_embeddings, load_embeddings
 from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
+from kerasolr.evaluation.editing import edit_metrics, generation_metrics
+from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
-from kerasolr.training import fit_classifier, fit_encoder, save_model_atomically
+from kerasolr.models.decoder import build_autoencoder, build_decoder, crop_to
+from kerasolr.training import (
+    fit_classifier,
+    fit_encoder,
+    fit_reconstruction,
+    save_model_atomically,
+)
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 TIMING_FILE = "timing.json"
 SHUFFLE_BUFFER = 20000
 VALIDATION_IMAGES = 1024
+CHECK_IMAGES = 512        # fixed held-out images of the norm-correlation check
+GRID_IMAGES = 8           # images in reconstruction grids
+EDIT_GRID_IMAGES = 4      # images (rows) in edit grids
+EDIT_GRID_LABELS = 4      # labels (columns) toggled in edit grids
+GENERATION_ROWS = 6       # label sets in the generation figure
+GAUSSIANS_FILE = editing.GAUSSIANS_FILE
 
 
 def log(message: str) -> None:
@@ -146,11 +172,22 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
     log(f"siamese: L={len(names)} k={s.k}, {s.epochs} epochs of {d.num_train // 2} pairs, "
         f"occlusion={s.occlusion} on {s.occlusion_rate:.0%} of images, T={s.temperature}")
     start = time.time()
+    fixed = _take(val_ds, CHECK_IMAGES)
+    truth_corr = _truth_correlation(config, names)
+
+    def norm_figure(model):
+        # The norm correlation of the fixed held-out images, epoch by epoch.
+        embeddings = _embed_array(model.encoder, fixed["image"])
+        return _correlation_figure(embeddings, fixed["clean_labels"], truth_corr, names)
+
+    check = VisualCheck({"norm_correlation": norm_figure}, _training_figures_dir(run_dir),
+                        every=1, log_dir=os.path.join(run_dir, "tensorboard", "siamese"))
     encoder, _ = fit_encoder(
         s, classifier, len(names), d.image_size,
         pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle),
         pipeline.pair_batches(val_ds, s.batch_pairs), strategy, seed=config.seed,
-        callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history_siamese.csv"))],
+        callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history_siamese.csv")),
+                   check],
         verbose=_verbose())
     save_model_atomically(encoder, encoder_path)
     _record_timing(run_dir, "siamese_seconds", time.time() - start)
@@ -242,9 +279,14 @@ def evaluate(run_dir: str) -> dict[str, float]:
     norm_corr = norm_correlation_matrix(test_emb["embeddings"])
     label_corr = np.corrcoef(np.asarray(test_truth, np.float64), rowvar=False)
     results["correlation.norm_vs_label_pearson"] = matrix_agreement(norm_corr, label_corr)
-    if config.data.dataset == "synthfaces":
-        truth_corr = synthfaces.exact_correlation_matrix(names)
+    truth_corr = _truth_correlation(config, names)
+    if truth_corr is not None:
         results["correlation.norm_vs_truth_pearson"] = matrix_agreement(norm_corr, truth_corr)
+    results.update(_correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr))
+    if os.path.exists(os.path.join(run_dir, "decoder.keras")):
+        results.update(_reconstruction_and_edits(run_dir, config, names, test_emb, probs))
+    else:
+        log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     _record_timing(run_dir, "evaluate_seconds", time.time() - start)
     with open(os.path.join(run_dir, TIMING_FILE)) as f:
         timing = json.load(f)
@@ -296,8 +338,389 @@ def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# === Helpers shared by the stages ===
+
+def _take(ds: tf.data.Dataset, n: int) -> dict[str, np.ndarray]:
+    """The first `n` elements of an unbatched split as numpy arrays."""
+    batch = next(iter(ds.take(n).batch(n)))
+    return {key: value.numpy() for key, value in batch.items()}
+
+
+def _embed_array(encoder, images, batch_size: int = 256) -> np.ndarray:
+    return np.concatenate([encoder(images[i:i + batch_size], training=False).numpy()
+                           for i in range(0, len(images), batch_size)])
+
+
+def _truth_correlation(config: RunConfig, names):
+    if config.data.dataset == "synthfaces":
+        return synthfaces.exact_correlation_matrix(names)
+    return None
+
+
+def _correlation_matrices(embeddings, labels, truth_corr) -> dict[str, np.ndarray]:
+    matrices = {"slot norms (OLR)": norm_correlation_matrix(embeddings),
+                "labels": np.corrcoef(np.asarray(labels, np.float64), rowvar=False)}
+    if truth_corr is not None:
+        matrices["generator truth"] = truth_corr
+    return matrices
+
+
+def _correlation_figure(embeddings, labels, truth_corr, names) -> np.ndarray:
+    return plots.correlation_heatmaps(_correlation_matrices(embeddings, labels, truth_corr),
+                                      names)
+
+
+def _training_figures_dir(run_dir: str) -> str:
+    return os.path.join(run_dir, "figures", "training")
+
+
+def _decode(decoder, codes, batch_size: int = 256) -> np.ndarray:
+    """Decoded images `(n, o, o, 3)` in [0, 1] (the `Rescale` output)."""
+    codes = np.asarray(codes, np.float32)
+    return np.concatenate([decoder(codes[i:i + batch_size], training=False)["image"].numpy()
+                           for i in range(0, len(codes), batch_size)])
+
+
+def _balanced_labels(labels, names, count: int) -> list[int]:
+    """Indices of the `count` labels whose prevalence is closest to one half."""
+    prevalence = np.asarray(labels, np.float64).mean(axis=0)
+    return [int(i) for i in np.argsort(np.abs(prevalence - 0.5), kind="stable")[:count]]
+
+
+def _toggle_edits(embeddings, labels, label_ids, names, gaussians, seed):
+    """Per label: remove it where the image has it, add it where it does not."""
+    edits = {}
+    for label in label_ids:
+        added = editing.add_label(embeddings, label, gaussians, seed)
+        removed = editing.remove_label(embeddings, label)
+        has = np.asarray(labels)[:, label] > 0.5
+        edits[f"toggle {names[label]}"] = np.where(has[:, None, None], removed, added)
+    return edits
+
+
+# === Stage 2b: decoders ===
+
+def fit_gaussians(run_dir: str) -> editing.LabelGaussians:
+    """Fits the label Gaussians (eq. 4-5) on the training embeddings and their
+    labels; writes `label_gaussians.npz`."""
+    config = read_config(run_dir)
+    names = pipeline.label_names(config.data)
+    train_emb = load_embeddings(_require(embeddings_path(run_dir, "train")))
+    gaussians = editing.fit_label_gaussians(train_emb["embeddings"], train_emb["labels"], names)
+    gaussians.save(os.path.join(run_dir, GAUSSIANS_FILE))
+    return gaussians
+
+
+def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> None:
+    """Stage 2b: the reconstruction decoder on frozen embeddings, and its baselines.
+
+    Trains `decoder.keras` (paper section 4.4) on the training split's saved
+    embeddings, and, with `decoder.baselines`, `decoder_probs.keras` (fed the
+    classifier's probabilities) and `autoencoder.keras` (an end-to-end
+    autoencoder whose bottleneck has L x k units), all with eq. 3 and RMSprop.
+    Fits the label Gaussians first, so the visual checks can show edits.
+    Finished models are skipped.
+    """
+    config = read_config(run_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    names = pipeline.label_names(config.data)
+    d, dec = config.data, config.decoder
+    train_emb = load_embeddings(_require(embeddings_path(run_dir, "train")))
+    test_emb = load_embeddings(_require(embeddings_path(run_dir, "test")))
+    gaussians = fit_gaussians(run_dir)
+    k = train_emb["embeddings"].shape[-1]
+    keras.utils.set_random_seed(config.seed + 3)
+    train_images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
+    test_split = pipeline.load_split(d, "test")
+    val = _take(test_split, min(VALIDATION_IMAGES // 2, d.num_test))
+    fixed = {key: value[:GRID_IMAGES] for key, value in val.items()}
+    shuffle = min(SHUFFLE_BUFFER, d.num_train)
+
+    def batches(codes: tf.data.Dataset, images: tf.data.Dataset | None, seed=None):
+        # `images=None`: `codes` already yields `(code, image)` pairs.
+        ds = codes if images is None else tf.data.Dataset.zip((codes, images))
+        if seed is not None:
+            ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def val_batches(codes):
+        return batches(tf.data.Dataset.from_tensor_slices(codes),
+                       tf.data.Dataset.from_tensor_slices(val["image"]))
+
+    def decoder_for(input_shape, name):
+        return lambda: build_decoder(input_shape, d.image_size, dec.dense_channels,
+                                     dec.transpose_channels, dec.conv_channels,
+                                     dec.output_activation, name=name)
+
+    def fit(path, what, build, train_batches, val_data, figure_fns=None):
+        if os.path.exists(path):
+            log(f"{what}: found {path}, skipping")
+            return
+        stem = os.path.splitext(os.path.basename(path))[0]
+        log(f"{what}: {dec.epochs} epochs, RMSprop {dec.learning_rate:g}, alpha={dec.alpha}")
+        callbacks = [keras.callbacks.CSVLogger(os.path.join(run_dir, f"history_{stem}.csv"))]
+        if figure_fns:
+            callbacks.append(VisualCheck(figure_fns, _training_figures_dir(run_dir), dec.every,
+                                         os.path.join(run_dir, "tensorboard", stem)))
+        start = time.time()
+        model, _ = fit_reconstruction(dec, build, train_batches, val_data, strategy, callbacks,
+                                      _verbose())
+        save_model_atomically(model, path)
+        _record_timing(run_dir, f"{stem}_seconds", time.time() - start)
+
+    # --- OLR decoder, with visual checks on fixed held-out images ---
+    fixed_emb = test_emb["embeddings"][:GRID_IMAGES]
+    edit_labels = _balanced_labels(train_emb["labels"], names, EDIT_GRID_LABELS)
+    edit_emb = fixed_emb[:EDIT_GRID_IMAGES]
+    edits = _toggle_edits(edit_emb, fixed["labels"][:EDIT_GRID_IMAGES], edit_labels, names,
+                          gaussians, config.seed)
+
+    def recon_figure(trainer):
+        size = trainer.output_size
+        return figures.reconstruction_grid(crop_to(fixed["image"], size),
+                                           {"OLR decoder": _decode(trainer.model, fixed_emb)})
+
+    def edit_figure(trainer):
+        size = trainer.output_size
+        return figures.edit_grid(
+            crop_to(fixed["image"][:EDIT_GRID_IMAGES], size), _decode(trainer.model, edit_emb),
+            {title: _decode(trainer.model, e) for title, e in edits.items()})
+
+    fit(os.path.join(run_dir, "decoder.keras"), "decoder (OLR embeddings)",
+        decoder_for((len(names), k), "decoder"),
+        batches(tf.data.Dataset.from_tensor_slices(train_emb["embeddings"]), train_images,
+                config.seed),
+        val_batches(test_emb["embeddings"][:len(val["image"])]),
+        {"reconstructions": recon_figure, "edits": edit_figure})
+    if not dec.baselines:
+        return
+
+    # --- Baseline 1: what the labels' probabilities alone can reconstruct ---
+    probs_path = os.path.join(run_dir, "decoder_probs.keras")
+    if not os.path.exists(probs_path):
+        classifier = _load_model(os.path.join(run_dir, "classifier.keras"))
+        train_probs = _predict_images(
+            classifier, pipeline.example_batches(train_images.map(lambda x: {"image": x}), 256))
+        val_probs = _predict_images(
+            classifier, tf.data.Dataset.from_tensor_slices({"image": val["image"]}).batch(256))
+        fit(probs_path, "baseline decoder (classifier probabilities)",
+            decoder_for((len(names),), "decoder_probs"),
+            batches(tf.data.Dataset.from_tensor_slices(train_probs), train_images, config.seed),
+            val_batches(val_probs))
+
+    # --- Baseline 2: what a code of L x k numbers can hold, trained end to end ---
+    def build_ae():
+        decoder = build_decoder((len(names) * k,), d.image_size, dec.dense_channels,
+                                dec.transpose_channels, dec.conv_channels,
+                                dec.output_activation, name="ae_decoder")
+        return build_autoencoder(d.image_size, len(names) * k, config.siamese.filters, decoder)
+
+    fit(os.path.join(run_dir, "autoencoder.keras"), "baseline autoencoder (end to end)",
+        build_ae, batches(train_images.map(lambda x: (x, x)), None, config.seed),
+        val_batches(val["image"]))
+
+
+# === Stage 3b: sections 4.2-4.5 ===
+
+def _write_csv(path: str, header, rows) -> None:
+    partial = path + ".partial"
+    with open(partial, "w") as f:
+        f.write(",".join(header) + "\n")
+        for row in rows:
+            f.write(",".join(str(v) if isinstance(v, str) else f"{v:.6g}" for v in row) + "\n")
+    os.replace(partial, path)
+
+
+def _correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr):
+    """Sections 4.2-4.3: the norm-correlation heatmap and CSV, per-label PCA,
+    and the PCA strip of the most balanced label (Fig. 4-5)."""
+    figures_dir = os.path.join(run_dir, "figures")
+    embeddings, labels = test_emb["embeddings"], test_emb["clean_labels"]
+    matrices = _correlation_matrices(embeddings, labels, truth_corr)
+    plots.save_png(plots.correlation_heatmaps(matrices, names),
+                   os.path.join(figures_dir, "norm_correlation.png"))
+    norm_corr = matrices["slot norms (OLR)"]
+    _write_csv(os.path.join(run_dir, "norm_correlation.csv"), ["label", *names],
+               [[name, *norm_corr[i]] for i, name in enumerate(names)])
+
+    log("evaluate: per-label PCA of slot vectors")
+    results, projections = pca_metrics(embeddings, probs, names)
+    _write_csv(os.path.join(run_dir, "pca.csv"),
+               ["label", "pc1_explained_variance", "pc2_explained_variance",
+                "pc1_prob_spearman"],
+               [[name, results[f"per_label.{name}.pc1_explained_variance"],
+                 results[f"per_label.{name}.pc2_explained_variance"],
+                 results[f"per_label.{name}.pc1_prob_spearman"]] for name in names])
+    label = _balanced_labels(labels, names, 1)[0]
+    order = np.argsort(projections[names[label]], kind="stable")
+    chosen = order[plots.strip_indices(len(order), 10)]
+    images = _images_at(config, "test", chosen)
+    plots.save_png(plots.pca_strip(
+        images, projections[names[label]][chosen],
+        title=f"{names[label]}: held-out images by projection on its slots' first component"),
+        os.path.join(figures_dir, "pca_strip.png"))
+    results["pca.strip_label_index"] = float(label)
+    return results
+
+
+def _images_at(config, split: str, indices) -> np.ndarray:
+    """The images of a split at the given positions (in the order given)."""
+    wanted = np.asarray(indices)
+    found: dict[int, np.ndarray] = {}
+    position = 0
+    for batch in pipeline.example_batches(pipeline.load_split(config.data, split), 256):
+        size = len(batch["image"])
+        for i in np.flatnonzero((wanted >= position) & (wanted < position + size)):
+            found[int(i)] = batch["image"][wanted[i] - position].numpy()
+        position += size
+        if len(found) == len(wanted):
+            break
+    return np.stack([found[i] for i in range(len(wanted))])
+
+
+def _fit_judge(run_dir, config, names, size: int) -> keras.Model:
+    """The independent attribute classifier that judges decoded images.
+
+    Trained on the training images cropped to the decoder's output size, with
+    its own seed and architecture, so its errors are not the run classifier's.
+    """
+    path = os.path.join(run_dir, "judge.keras")
+    if os.path.exists(path):
+        return _load_model(path)
+    e, c, d = config.edit, config.classifier, config.data
+    log(f"evaluate: training the judge ({e.judge_epochs} epochs, seed {e.judge_seed})")
+    keras.utils.set_random_seed(e.judge_seed)
+    judge_config = ClassifierConfig(filters=e.judge_filters, dense_units=c.dense_units,
+                                    epochs=e.judge_epochs, batch_size=c.batch_size,
+                                    learning_rate=c.learning_rate, occlusion_rate=0.0)
+
+    def crop(images, labels):
+        return crop_to(images, size), labels
+
+    train_batches = pipeline.classifier_batches(
+        pipeline.load_split(d, "train"), c.batch_size, e.judge_seed,
+        min(SHUFFLE_BUFFER, d.num_train)).map(crop)
+    start = time.time()
+    judge, _ = fit_classifier(judge_config, len(names), size, train_batches, None,
+                              tf.distribute.get_strategy(), seed=e.judge_seed,
+                              verbose=_verbose())
+    save_model_atomically(judge, path)
+    _record_timing(run_dir, "judge_seconds", time.time() - start)
+    return judge
+
+
+def _reconstruction_and_edits(run_dir, config, names, test_emb, probs):
+    """Sections 4.4-4.5 on the held-out split: SSIM/PSNR next to the baselines,
+    edits and generations judged by an independent classifier, and their figures."""
+    e, dec = config.edit, config.decoder
+    decoder = _load_model(os.path.join(run_dir, "decoder.keras"))
+    size = int(decoder.output["image"].shape[1])
+    gaussians_path = os.path.join(run_dir, GAUSSIANS_FILE)
+    gaussians = (editing.LabelGaussians.load(gaussians_path) if os.path.exists(gaussians_path)
+                 else fit_gaussians(run_dir))
+    baselines = {}
+    for key, file, codes in (("probs_baseline", "decoder_probs.keras", probs),
+                             ("autoencoder_baseline", "autoencoder.keras", None)):
+        if os.path.exists(os.path.join(run_dir, file)):
+            baselines[key] = (_load_model(os.path.join(run_dir, file)), codes)
+
+    log("evaluate: reconstructions of the held-out split")
+    sums: dict[str, float] = {}
+    position = 0
+    judge = _fit_judge(run_dir, config, names, size)
+    judged: dict[str, list] = {"judge": [], "recon": []}
+    for batch in pipeline.example_batches(pipeline.load_split(config.data, "test"), 256):
+        images = batch["image"].numpy()
+        target = crop_to(images, size)
+        n = len(images)
+        rows = slice(position, position + n)
+        # Result-key prefix -> reconstructions: recon.ssim, recon.probs_baseline_ssim, ...
+        outputs = {"recon.": _decode(decoder, test_emb["embeddings"][rows])}
+        for key, (model, codes) in baselines.items():
+            outputs[f"recon.{key}_"] = _decode(model, images if codes is None else codes[rows])
+        judged["judge"].append(judge(target, training=False).numpy())
+        judged["recon"].append(judge(outputs["recon."], training=False).numpy())
+        for prefix, reconstructions in outputs.items():
+            metrics = reconstruction_metrics(target, reconstructions, "m", dec.ssim_filter_size)
+            for metric in ("ssim", "psnr"):
+                sums[prefix + metric] = sums.get(prefix + metric, 0.0) + metrics[f"m.{metric}"] * n
+        position += n
+    results = {key: value / position for key, value in sums.items()}
+    truth = test_emb["clean_labels"]
+    results.update(multilabel_accuracy(truth, np.concatenate(judged["judge"]) > e.threshold,
+                                       names, "judge"))
+    recon_judged = multilabel_accuracy(truth, np.concatenate(judged["recon"]) > e.threshold,
+                                       names, "judge_on_recon")
+    results["recon.judge_accuracy"] = recon_judged["judge_on_recon.mean_accuracy"]
+
+    def decode_and_judge(embeddings):
+        return judge(_decode(decoder, embeddings), training=False).numpy()
+
+    log(f"evaluate: add/remove/emphasise every label on {e.num_images} held-out embeddings")
+    n_edit = min(e.num_images, len(test_emb["embeddings"]))
+    results.update(edit_metrics(test_emb["embeddings"][:n_edit], decode_and_judge, gaussians,
+                                config.seed, e.threshold, e.scale))
+    log(f"evaluate: {e.num_generations} generations from labels alone")
+    label_sets = truth[:e.num_generations]
+    results.update(generation_metrics(label_sets, decode_and_judge, gaussians, config.seed + 1,
+                                      e.threshold))
+    _save_decoder_figures(run_dir, config, names, test_emb, probs, decoder, baselines,
+                          gaussians, size)
+    return results
+
+
+def _save_decoder_figures(run_dir, config, names, test_emb, probs, decoder, baselines,
+                          gaussians, size):
+    figures_dir = os.path.join(run_dir, "figures")
+    e = config.edit
+    shown = _images_at(config, "test", np.arange(GRID_IMAGES))
+    rows = {"OLR decoder": _decode(decoder, test_emb["embeddings"][:GRID_IMAGES])}
+    titles = {"probs_baseline": "probabilities only", "autoencoder_baseline": "autoencoder"}
+    for key, (model, codes) in baselines.items():
+        rows[titles[key]] = _decode(model, shown if codes is None else codes[:GRID_IMAGES])
+    plots.save_png(figures.reconstruction_grid(crop_to(shown, size), rows),
+                   os.path.join(figures_dir, "reconstructions.png"))
+
+    edit_emb = test_emb["embeddings"][:EDIT_GRID_IMAGES]
+    label_ids = _balanced_labels(test_emb["labels"], names, EDIT_GRID_LABELS)
+    edits = _toggle_edits(edit_emb, test_emb["clean_labels"][:EDIT_GRID_IMAGES], label_ids,
+                          names, gaussians, config.seed)
+    for label in label_ids[:2]:
+        edits[f"{names[label]} x{e.scale:g}"] = editing.scale_label(edit_emb, label, e.scale)
+    plots.save_png(figures.edit_grid(
+        crop_to(shown[:EDIT_GRID_IMAGES], size), _decode(decoder, edit_emb),
+        {title: _decode(decoder, emb) for title, emb in edits.items()}),
+        os.path.join(figures_dir, "edits.png"))
+
+    label_sets = test_emb["clean_labels"][:GENERATION_ROWS]
+    per_row = 8
+    generated = _decode(decoder, editing.generate(np.repeat(label_sets, per_row, axis=0),
+                                                  gaussians, config.seed + 2))
+    plots.save_png(figures.generation_grid(generated, label_sets, names, per_row),
+                   os.path.join(figures_dir, "generations.png"))
+
+    # Slerp one label's slot from image 0's to image 1's (with image 0's other slots),
+    # for the two most balanced labels.
+    steps = np.linspace(0.0, 1.0, 8)
+    slerp_rows, slerp_titles = [], []
+    for label in label_ids[:2]:
+        a, b = test_emb["embeddings"][0], test_emb["embeddings"][1]
+        path = editing.slerp(a[label], b[label], steps)      # (steps, k)
+        interpolated = np.repeat(a[None], len(steps), axis=0)
+        interpolated[:, label] = path
+        slerp_rows.append(_decode(decoder, interpolated))
+        slerp_titles.append(f"{names[label]}: A -> B")
+    plots.save_png(figures.slerp_grid(np.stack(slerp_rows), slerp_titles),
+                   os.path.join(figures_dir, "slerp.png"))
+
+
 def run_all(config: RunConfig, run_dir: str, strategy=None) -> dict[str, float]:
-    """Train, embed and evaluate: the whole chain into one run directory."""
+    """Train, embed, train the decoders, evaluate and report: the whole chain."""
     train(config, run_dir, strategy)
     embed(run_dir)
-    return evaluate(run_dir)
+    train_decoders(run_dir, strategy)
+    results = evaluate(run_dir)
+    from kerasolr.report import write_report
+
+    log(f"report: {write_report(run_dir)}")
+    return results

@@ -7,7 +7,7 @@ import os
 import keras
 import tensorflow as tf
 
-from kerasolr.config import ClassifierConfig, SiameseConfig
+from kerasolr.config import ClassifierConfig, DecoderConfig, SiameseConfig
 from kerasolr.models import (
     OccludedClassifierTrainer,
     OLRModel,
@@ -15,6 +15,7 @@ from kerasolr.models import (
     build_encoder,
     copy_trunk_weights,
 )
+from kerasolr.models.decoder import ReconstructionTrainer
 
 
 def save_model_atomically(model: keras.Model, path: str) -> None:
@@ -93,3 +94,33 @@ def fit_encoder(config: SiameseConfig, classifier: keras.Model, num_labels: int,
     history = model.fit(train_pairs, validation_data=val_pairs, epochs=config.epochs,
                         callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return encoder, history.history
+
+
+def fit_reconstruction(config: DecoderConfig, build_model, train_batches: tf.data.Dataset,
+                       val_batches: tf.data.Dataset | None, strategy: tf.distribute.Strategy,
+                       callbacks=(), verbose="auto") -> tuple[keras.Model, dict]:
+    """Trains a decoder (or a whole autoencoder) with paper eq. 3 and RMSprop.
+
+    Args:
+        config: Decoder settings (alpha, learning rate, epochs, SSIM settings).
+        build_model: A no-argument function returning the model to train (called
+            under the strategy's scope); it returns `{"raw", "image"}`.
+        train_batches: `(codes, images)` batches; images in [0, 1] at full size.
+        val_batches: Optional validation batches of the same kind.
+        strategy: The strategy to build and fit under.
+        callbacks: Extra Keras callbacks.
+        verbose: Keras verbosity.
+
+    Returns:
+        `(model, history dict)`.
+
+    Reference: paper section 4.4 (RMSprop, 1e-4, alpha = 0.5).
+    """
+    with strategy.scope():
+        model = build_model()
+        trainer = ReconstructionTrainer(model, config.alpha, config.ssim_max_val,
+                                        config.ssim_filter_size)
+        trainer.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate))
+    history = trainer.fit(train_batches, validation_data=val_batches, epochs=config.epochs,
+                          callbacks=list(callbacks), verbose=verbose, shuffle=False)
+    return model, history.history

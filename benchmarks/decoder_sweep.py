@@ -1,0 +1,88 @@
+"""How fast and how well the section 4.4 decoder learns, for a few decoder settings.
+
+Trains only the OLR decoder (frozen embeddings of an existing run) once per
+setting and prints the held-out SSIM of the [0, 1] output after every epoch
+and the seconds per epoch. Used to size the demo's decoder for a 2-core CPU.
+
+    python benchmarks/decoder_sweep.py --run runs/demo --epochs 10 \
+        --setting 'paper:{}' \
+        --setting 'quarter_lr1e-3:{"dense_channels":128,"transpose_channels":[32,16,16,16,16],
+                   "conv_channels":[16,16,16,16,8],"learning_rate":1e-3}'
+
+Last line: `best=<name> ssim=<s>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+
+import keras
+import tensorflow as tf
+
+from kerasolr import run
+from kerasolr.data import pipeline
+from kerasolr.embeddings import load_embeddings
+from kerasolr.models.decoder import build_decoder
+from kerasolr.training import fit_reconstruction
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["seconds"] = time.time() - self.start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a run directory with embeddings/")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--setting", action="append", required=True,
+                        help="NAME:JSON of DecoderConfig fields (repeatable)")
+    parser.add_argument("--val-images", type=int, default=1000)
+    args = parser.parse_args()
+
+    config = run.read_config(args.run)
+    d = config.data
+    train_emb = load_embeddings(run.embeddings_path(args.run, "train"))
+    test_emb = load_embeddings(run.embeddings_path(args.run, "test"))
+    names = pipeline.label_names(d)
+    k = train_emb["embeddings"].shape[-1]
+    images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
+    val = run._take(pipeline.load_split(d, "test"), args.val_images)
+    finals = {}
+    for item in args.setting:
+        name, _, raw = item.partition(":")
+        fields = json.loads(raw or "{}")
+        fields = {key: tuple(v) if isinstance(v, list) else v for key, v in fields.items()}
+        dec = dataclasses.replace(config.decoder, epochs=args.epochs, **fields)
+        keras.utils.set_random_seed(config.seed)
+        train = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(train_emb["embeddings"]),
+                                     images)).shuffle(min(20000, d.num_train), seed=0)
+        train = train.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE)
+        val_ds = tf.data.Dataset.from_tensor_slices(
+            (test_emb["embeddings"][:len(val["image"])], val["image"])).batch(256)
+
+        def build(dec=dec):
+            return build_decoder((len(names), k), d.image_size, dec.dense_channels,
+                                 dec.transpose_channels, dec.conv_channels,
+                                 dec.output_activation)
+
+        _, history = fit_reconstruction(dec, build, train, val_ds, tf.distribute.get_strategy(),
+                                        [EpochTimer()], verbose=0)
+        ssims = [round(v, 4) for v in history["val_ssim"]]
+        seconds = history["seconds"]
+        later = sum(seconds[1:]) / max(1, len(seconds) - 1)
+        print(f"{name}: val_ssim by epoch {ssims}; {later:.1f} s/epoch after the first "
+              f"({seconds[0]:.1f} s)", flush=True)
+        finals[name] = ssims[-1]
+    best = max(finals, key=finals.get)
+    print(f"best={best} ssim={finals[best]:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The reconstruction decoder of paper section 4.4 (Table 1), its trainer and baselines.
+
+The decoder maps a code (an `(L, k)` embedding, an `(L,)` probability vector
+or an autoencoder's bottleneck) to an image. It has two outputs: `"raw"`, the
+unbounded `Conv2D_out` on which SSIM is computed, and `"image"`,
+`Rescale(raw)` in [0, 1], on which MSE is computed and which users look at.
+
+Choices the paper leaves open (documented in docs/decoder.md):
+- SSIM's dynamic range on the unbounded raw output: `max_val` = the targets'
+  range (1.0), as `tf.image.ssim` needs a fixed one.
+- The SSIM window at small resolutions: 11 (the usual) clipped to the
+  image side.
+- Activation of `Conv2D_out`: linear by default (a ReLU there can output an
+  all-zero image, for which `Rescale` is undefined).
+- Other image sizes: the start size and which convolution is `valid` are
+  chosen so the output is `image_size - 2` (see `decoder_geometry`).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kerasolr.layers import Rescale
+from kerasolr.losses import reconstruction_loss, ssim_per_channel
+from kerasolr.models.blocks import conv_trunk
+
+TABLE1_TRANSPOSE = (128, 64, 64, 64, 64)
+TABLE1_CONV = (64, 64, 64, 64, 32)
+MIN_START_SIZE = 2
+
+
+def decoder_geometry(image_size: int, num_stages: int) -> tuple[int, int, int]:
+    """Start size, `valid` stage and output size of a decoder for `image_size`.
+
+    Each stage doubles the side (stride-2 transposed convolution); the `valid`
+    3x3 convolution of one stage removes 2 pixels. With the `valid` one in
+    stage `j` (1-based) of `u`, the output side is `2**(u-j) * (2**j * s0 - 2)`.
+    The smallest `j` giving exactly `image_size - 2` with a start size
+    `s0 >= 2` is chosen: 178 -> `s0 = 6`, `j = 2`, 176 (Table 1 exactly);
+    64 with 5 stages -> `s0 = 2`, `j = 5`, 62. Sizes with no exact solution
+    (e.g. odd ones) use `j = u` and the largest `s0` whose output fits; the
+    target is then cropped centrally to the output (`crop_to`).
+
+    Args:
+        image_size: Side of the (square) images to reconstruct.
+        num_stages: Number of upsampling stages.
+
+    Returns:
+        `(start_size, valid_stage, output_size)`.
+    """
+    target = image_size - 2
+    for j in range(1, num_stages + 1):
+        scale = 2 ** (num_stages - j)
+        if target % scale:
+            continue
+        inner = target // scale + 2
+        if inner % 2 ** j == 0 and inner // 2 ** j >= MIN_START_SIZE:
+            return inner // 2 ** j, j, target
+    start = (image_size + 2) // 2 ** num_stages
+    if start < MIN_START_SIZE:
+        raise ValueError(
+            f"image_size={image_size} is too small for a decoder of {num_stages} stages: "
+            f"use at most {max(1, (image_size + 2).bit_length() - 2)} stages")
+    return start, num_stages, 2 ** num_stages * start - 2
+
+
+def crop_to(images, size: int):
+    """Central crop of `(batch, S, S, c)` images to `(batch, size, size, c)`
+    (one pixel per side when `size = S - 2`, as in the paper)."""
+    offset = (int(images.shape[1]) - size) // 2
+    return images[:, offset:offset + size, offset:offset + size, :]
+
+
+def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
+                  transpose_channels=TABLE1_TRANSPOSE, conv_channels=TABLE1_CONV,
+                  output_activation: str = "linear", name: str = "decoder") -> keras.Model:
+    """Builds the Table 1 decoder for codes of `input_shape`.
+
+    Flatten -> Dense(s0 * s0 * dense_channels) -> Reshape(s0, s0, dense_channels)
+    -> per stage: Conv2DTranspose(3, stride 2, same) -> Conv2D(3, stride 1),
+    ReLU everywhere -> Conv2D_out (3 channels) -> Rescale.
+
+    Args:
+        input_shape: Shape of one code, e.g. `(L, k)` or `(L,)`.
+        image_size: Side of the images reconstructed (before the crop).
+        dense_channels: Channels after the Reshape (Table 1: 512).
+        transpose_channels: Channels of each stage's Conv2DTranspose.
+        conv_channels: Channels of each stage's Conv2D.
+        output_activation: Activation of `Conv2D_out`.
+        name: Model name.
+
+    Returns:
+        A functional model `code -> {"raw": (batch, o, o, 3), "image": (batch, o, o, 3)}`
+        with `o = decoder_geometry(...)[2]`.
+
+    Reference: paper section 4.4, Table 1.
+    """
+    if len(transpose_channels) != len(conv_channels) or not transpose_channels:
+        raise ValueError(f"transpose_channels {tuple(transpose_channels)} and conv_channels "
+                         f"{tuple(conv_channels)} must be non-empty and of equal length")
+    start, valid_stage, _ = decoder_geometry(image_size, len(transpose_channels))
+    # === Layers / Functional Model ===
+    inputs = keras.Input(tuple(input_shape), name="code")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Dense(start * start * dense_channels, activation="relu", name="dense")(x)
+    x = keras.layers.Reshape((start, start, dense_channels), name="reshape")(x)
+    for i, (t, c) in enumerate(zip(transpose_channels, conv_channels, strict=True)):
+        x = keras.layers.Conv2DTranspose(t, 3, strides=2, padding="same", activation="relu",
+                                         name=f"dec_tconv{i}")(x)
+        padding = "valid" if i + 1 == valid_stage else "same"
+        x = keras.layers.Conv2D(c, 3, padding=padding, activation="relu", name=f"dec_conv{i}")(x)
+    raw = keras.layers.Conv2D(3, 3, padding="same", activation=output_activation,
+                              name="conv_out", dtype="float32")(x)
+    image = Rescale(name="rescale", dtype="float32")(raw)
+    return keras.Model(inputs, {"raw": raw, "image": image}, name=name)
+
+
+def build_autoencoder(image_size: int, bottleneck: int, encoder_filters, decoder: keras.Model,
+                      name: str = "autoencoder") -> keras.Model:
+    """A plain autoencoder: a conv trunk -> global average -> linear Dense
+    bottleneck of `bottleneck` units -> `decoder` (built for `(bottleneck,)` codes).
+
+    The baseline of "what a code of this size can hold" when trained end to end.
+
+    Returns:
+        A functional model `(batch, S, S, 3) -> decoder outputs`.
+    """
+    inputs = keras.Input((image_size, image_size, 3), name="images")
+    x = conv_trunk(inputs, encoder_filters, name="ae")
+    x = keras.layers.GlobalAveragePooling2D(name="ae_pool")(x)
+    code = keras.layers.Dense(bottleneck, name="ae_bottleneck")(x)
+    return keras.Model(inputs, decoder(code), name=name)
+
+
+class ReconstructionTrainer(keras.Model):
+    """Trains a decoder-like model on `(codes, images)` batches with paper eq. 3.
+
+    The target is the image cropped centrally to the model's output size; the
+    loss is `alpha * (1 - SSIM(target, raw)) + (1 - alpha) * MSE(target, image)`.
+    Codes are inputs only: an encoder that produced them is not trained here.
+
+    Args:
+        model: A model returning `{"raw": ..., "image": ...}` (the decoder, or
+            the whole autoencoder).
+        alpha: SSIM weight (paper: 0.5).
+        ssim_max_val: SSIM dynamic range.
+        ssim_filter_size: SSIM window side (clipped to the image).
+    """
+
+    def __init__(self, model, alpha=0.5, ssim_max_val=1.0, ssim_filter_size=11, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.alpha = float(alpha)
+        self.ssim_max_val = float(ssim_max_val)
+        self.ssim_filter_size = int(ssim_filter_size)
+        self.output_size = int(model.output["image"].shape[1])
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.ssim_tracker = keras.metrics.Mean(name="ssim")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.ssim_tracker]
+
+    def call(self, codes, training=False):
+        return self.model(codes, training=training)
+
+    def _compute_losses(self, data, training):
+        """Shared by `train_step` and `test_step`: `(scalar loss, target, outputs)`."""
+        codes, images = data
+        target = crop_to(tf.cast(images, tf.float32), self.output_size)
+        out = self.model(codes, training=training)
+        per_image = reconstruction_loss(target, out["raw"], out["image"], self.alpha,
+                                        self.ssim_max_val, self.ssim_filter_size)
+        return tf.reduce_mean(per_image), target, out
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, _, _ = self._compute_losses(data, True)
+            # Keras sums gradients over replicas: scale the hand-reduced loss.
+            scaled = loss / self.distribute_strategy.num_replicas_in_sync
+        variables = self.model.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data):
+        # The SSIM of the [0, 1] output, what users see, is tracked on validation only
+        # (it would cost another SSIM per training step).
+        loss, target, out = self._compute_losses(data, False)
+        self.loss_tracker.update_state(loss)
+        self.ssim_tracker.update_state(
+            tf.reduce_mean(ssim_per_channel(target, out["image"], 1.0, self.ssim_filter_size)))
+        return {m.name: m.result() for m in self.metrics}

@@ -1,0 +1,360 @@
+"""One self-contained HTML page per run directory.
+
+`write_report(run_dir)` gathers what a run wrote (config, flat results, summary,
+figures, CSV tables) into `RUN_DIR/report.html`: figures are embedded as base64
+PNGs and the CSS is inline, so the page can be mailed or archived on its own.
+Anything absent except `results.json` is reported as "not computed for this run".
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import glob
+import html
+import json
+import math
+import os
+
+RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.txt"
+FIGURES_DIR = "figures"
+TRAINING_FIGURES_DIR = os.path.join(FIGURES_DIR, "training")
+PER_LABEL = "per_label."
+NOT_COMPUTED = "not computed for this run"
+HISTORY_MAX_ROWS = 25
+
+# Metric groups of the headline tables, in display order; other prefixes go to "others".
+METRIC_GROUPS = ("classifier", "probe", "majority", "slots", "correlation", "pca", "recon",
+                 "edit", "generation", "timing")
+
+# Known figures in display order: file name, heading, caption.
+KNOWN_FIGURES = (
+    ("norm_correlation.png", "Slot-norm correlations",
+     "Pearson correlation of per-label slot norms next to the labels' own correlation (and the "
+     "generator's true one on synthfaces); paper Fig. 4"),
+    ("pca_strip.png", "Principal components of slots",
+     "Held-out images ordered by their projection on the first principal component of one "
+     "label's slot, projection above each image; paper Fig. 5"),
+    ("reconstructions.png", "Reconstructions",
+     "Originals / OLR decoder / probabilities-only baseline / autoencoder baseline, held-out "
+     "images; paper Fig. 6"),
+    ("edits.png", "Label edits",
+     "Adding and removing labels by editing the per-label slots; paper Fig. 7-8"),
+    ("generations.png", "Generations", "Images generated from labels alone"),
+    ("slerp.png", "Slot interpolation",
+     "Spherical interpolation (slerp) between embeddings, decoded"),
+)
+
+CSS = """
+body { font-family: sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.05em; margin-bottom: 0.3em; }
+table { border-collapse: collapse; margin: 0.4em 0 1em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.15em 0.5em; text-align: left; }
+td.num { text-align: right; font-family: monospace; }
+th { background: #f2f2f2; }
+img { max-width: 100%; height: auto; }
+figure { margin: 0.5em 0 1.5em; } figcaption { font-size: 0.9em; color: #555; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; }
+p.missing { color: #888; font-style: italic; }
+"""
+
+
+# === Formatting ===
+
+
+def format_value(value) -> str:
+    """A metric value with 4 significant digits, in plain notation where readable.
+
+    Examples: 0.912345 -> "0.9123", 35.678 -> "35.68", 1234.5 -> "1234"
+    (values up to 1e6 keep all integer digits), 3e-05 -> "3e-05", NaN -> "nan".
+    Non-numbers are returned as `str(value)`.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0.0:
+        return "0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e6:
+        decimals = max(0, 3 - math.floor(math.log10(magnitude)))
+        return f"{value:.{decimals}f}"
+    return f"{value:.4g}"
+
+
+def _format_cell(text: str, decimals: int | None) -> tuple[str, bool]:
+    """CSV cell -> (display text, is a number). Integers stay as they are."""
+    try:
+        int(text)
+        return text, True
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return text, False
+    return (format_value(value) if decimals is None else f"{value:.{decimals}f}"), True
+
+
+def _esc(value) -> str:
+    return html.escape(str(value))
+
+
+def _table(header, rows, numeric_cols=()) -> str:
+    """HTML table; every cell is escaped, `numeric_cols` are right-aligned."""
+    out = ["<table>", "<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        cells = [f'<td class="num">{_esc(v)}</td>' if i in numeric_cols else f"<td>{_esc(v)}</td>"
+                 for i, v in enumerate(row)]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _missing(what: str) -> str:
+    return f'<p class="missing">{_esc(what)}: {NOT_COMPUTED}.</p>'
+
+
+# === Pure pieces: results -> tables ===
+
+
+def flatten_config(config: dict, prefix: str = "") -> dict[str, str]:
+    """Nested config dict -> flat `section.field` -> compact value text."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten_config(value, name + "."))
+        else:
+            flat[name] = value if isinstance(value, str) else json.dumps(value)
+    return flat
+
+
+def group_metrics(results: dict) -> dict[str, dict]:
+    """Non-per-label results grouped by prefix (before the first dot), in display order.
+
+    Known groups come in `METRIC_GROUPS` order; everything else, including names
+    without a dot, is collected under "others". Empty groups are left out.
+    """
+    groups: dict[str, dict] = {name: {} for name in (*METRIC_GROUPS, "others")}
+    for key, value in results.items():
+        if key.startswith(PER_LABEL):
+            continue
+        prefix = key.split(".", 1)[0] if "." in key else ""
+        groups[prefix if prefix in METRIC_GROUPS else "others"][key] = value
+    return {name: metrics for name, metrics in groups.items() if metrics}
+
+
+def per_label_table(results: dict) -> tuple[list[str], list[str], dict]:
+    """`per_label.<label>.<metric>` results -> (labels, metrics, {(label, metric): value}).
+
+    Labels and metrics keep their order of first appearance. The metric is the
+    text after the last dot, so label names may contain dots.
+    """
+    labels: dict[str, None] = {}
+    metrics: dict[str, None] = {}
+    cells = {}
+    for key, value in results.items():
+        if not key.startswith(PER_LABEL) or "." not in key[len(PER_LABEL):]:
+            continue
+        label, metric = key[len(PER_LABEL):].rsplit(".", 1)
+        labels.setdefault(label)
+        metrics.setdefault(metric)
+        cells[label, metric] = value
+    return list(labels), list(metrics), cells
+
+
+# === Sections ===
+
+
+def _config_section(run_dir: str) -> str:
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        return _missing("Configuration")
+    with open(path) as f:
+        flat = flatten_config(json.load(f))
+    return _table(("setting", "value"), sorted(flat.items(), key=lambda kv: kv[0]))
+
+
+def _metrics_section(results: dict) -> str:
+    groups = group_metrics(results)
+    if not groups:
+        return _missing("Headline metrics")
+    parts = []
+    for name, metrics in groups.items():
+        parts.append(f"<h3>{_esc(name)}</h3>")
+        parts.append(_table(("metric", "value"),
+                            [(k, format_value(v)) for k, v in metrics.items()], numeric_cols=(1,)))
+    return "\n".join(parts)
+
+
+def _per_label_section(results: dict) -> str:
+    labels, metrics, cells = per_label_table(results)
+    if not labels:
+        return _missing("Per-label metrics")
+    rows = [[label] + [format_value(cells[label, m]) if (label, m) in cells else ""
+                       for m in metrics] for label in labels]
+    return _table(["label", *metrics], rows, numeric_cols=range(1, len(metrics) + 1))
+
+
+def _summary_section(run_dir: str) -> str:
+    path = os.path.join(run_dir, SUMMARY_FILE)
+    if not os.path.exists(path):
+        return _missing("Summary")
+    with open(path) as f:
+        return f"<pre>{_esc(f.read())}</pre>"
+
+
+def _img(path: str, caption: str) -> str:
+    with open(path, "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    return (f'<figure><img alt="{_esc(os.path.basename(path))}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{_esc(caption)}</figcaption>'
+            "</figure>")
+
+
+def _figures_section(run_dir: str) -> str:
+    folder = os.path.join(run_dir, FIGURES_DIR)
+    if not os.path.isdir(folder):
+        return _missing("Figures")
+    parts = []
+    for file_name, heading, caption in KNOWN_FIGURES:
+        path = os.path.join(folder, file_name)
+        parts.append(f"<h3>{_esc(heading)}</h3>")
+        parts.append(_img(path, caption) if os.path.isfile(path) else _missing(file_name))
+    known = {name for name, _, _ in KNOWN_FIGURES}
+    others = [p for p in sorted(glob.glob(os.path.join(folder, "*.png")))
+              if os.path.basename(p) not in known]
+    if others:
+        parts.append("<h3>Other figures</h3>")
+        parts.extend(_img(p, os.path.basename(p)) for p in others)
+    return "\n".join(parts)
+
+
+def _training_figures_section(run_dir: str) -> str:
+    paths = sorted(glob.glob(os.path.join(run_dir, TRAINING_FIGURES_DIR, "*_latest.png")))
+    if not paths:
+        return _missing("Visual checks during training")
+    return "\n".join(_img(p, os.path.basename(p)) for p in paths)
+
+
+def _csv_table(path: str, decimals: int | None, max_rows: int | None = None) -> str:
+    with open(path, newline="") as f:
+        rows = [row for row in csv.reader(f) if row]
+    if not rows:
+        return _missing(os.path.basename(path))
+    header, body = rows[0], rows[1:]
+    shown = body
+    if max_rows is not None and len(body) > max_rows:
+        half = max_rows // 2
+        shown = body[:half] + [["..."] * len(header)] + body[-half:]
+    numeric = set()
+    formatted = []
+    for row in shown:
+        cells = []
+        for i, text in enumerate(row):
+            value, is_number = _format_cell(text, decimals)
+            cells.append(value)
+            if is_number:
+                numeric.add(i)
+        formatted.append(cells)
+    return _table(header, formatted, numeric_cols=numeric)
+
+
+def _tables_section(run_dir: str) -> str:
+    paths = sorted(glob.glob(os.path.join(run_dir, "*.csv")))
+    result_tables = [p for p in paths if os.path.basename(p) == "norm_correlation.csv"
+                     or os.path.basename(p).startswith("pca")]
+    if not result_tables:
+        return _missing("Tables")
+    parts = []
+    for path in result_tables:
+        parts.append(f"<h3>{_esc(os.path.basename(path))}</h3>")
+        parts.append(_csv_table(path, decimals=3))
+    return "\n".join(parts)
+
+
+def _history_section(run_dir: str) -> str:
+    paths = sorted(glob.glob(os.path.join(run_dir, "history_*.csv")))
+    if not paths:
+        return _missing("Training history")
+    parts = []
+    for path in paths:
+        parts.append(f"<h3>{_esc(os.path.basename(path))}</h3>")
+        parts.append(_csv_table(path, decimals=None, max_rows=HISTORY_MAX_ROWS))
+    return "\n".join(parts)
+
+
+# === Page ===
+
+
+def read_results(run_dir: str) -> dict:
+    """Reads `RUN_DIR/results.json` (a flat dict), with one-line errors naming the path."""
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    path = os.path.join(run_dir, RESULTS_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: run `kerasolr evaluate` on this run first")
+    with open(path) as f:
+        try:
+            results = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"{path} must hold a flat JSON object of metric name -> value")
+    return results
+
+
+def render_report(run_dir: str) -> str:
+    """The HTML text of a run's report (see `write_report`)."""
+    results = read_results(run_dir)
+    name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
+    title = f"kerasolr report: {name}"
+    sections = [
+        ("Summary", _summary_section(run_dir)),
+        ("Headline metrics", _metrics_section(results)),
+        ("Per-label metrics", _per_label_section(results)),
+        ("Figures", _figures_section(run_dir)),
+        ("Tables", _tables_section(run_dir)),
+        ("Training history", _history_section(run_dir)),
+        ("Visual checks during training", _training_figures_section(run_dir)),
+        ("Configuration", _config_section(run_dir)),
+    ]
+    body = "\n".join(f"<h2>{_esc(heading)}</h2>\n{content}" for heading, content in sections)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            f"<h1>{_esc(title)}</h1>\n{body}\n</body>\n</html>\n")
+
+
+def write_report(run_dir: str, out_path: str | None = None) -> str:
+    """Writes a self-contained HTML report of a run directory, atomically.
+
+    Sections: summary, headline metrics grouped by prefix, one per-label table,
+    figures (base64 PNGs), result CSV tables, training histories, the latest
+    visual checks from training, and the configuration. Absent inputs give a
+    "not computed for this run" line instead of an error.
+
+    Args:
+        run_dir: The run directory (must hold `results.json`).
+        out_path: Where to write; defaults to `RUN_DIR/report.html`.
+
+    Returns:
+        The path written.
+
+    Raises:
+        FileNotFoundError: If `run_dir` or `RUN_DIR/results.json` is missing.
+    """
+    page = render_report(run_dir)
+    out_path = out_path or os.path.join(run_dir, "report.html")
+    parent = os.path.dirname(out_path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    partial = out_path + ".partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        f.write(page)
+    os.replace(partial, out_path)
+    return out_path

@@ -1,0 +1,102 @@
+"""PCA of slots, reconstruction metrics and edit/generation metrics, with known answers."""
+
+import numpy as np
+import pytest
+
+from kerasolr import editing
+from kerasolr.evaluation.editing import edit_metrics, generation_metrics
+from kerasolr.evaluation.pca import pca_metrics, slot_pca
+from kerasolr.evaluation.reconstruction import reconstruction_metrics
+
+NAMES = ("A", "B", "C")
+
+
+def test_slots_on_a_line_have_one_component():
+    direction = np.array([3.0, 4.0]) / 5.0
+    t = np.linspace(0.1, 2.0, 50)
+    pca = slot_pca(t[:, None] * direction)
+    np.testing.assert_allclose(pca["explained"], [1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(np.abs(pca["component"]), direction, atol=1e-9)
+    # Oriented so the projection grows with the norm.
+    assert np.all(np.diff(pca["projection"]) > 0)
+
+
+def test_pca_metrics_rank_correlation_with_probabilities():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 1, size=200)
+    embeddings = np.zeros((200, 3, 2))
+    embeddings[:, 0] = t[:, None] * [1.0, 1.0]
+    embeddings[:, 1] = rng.normal(size=(200, 2))
+    embeddings[:, 2] = t[:, None] * [1.0, -1.0]
+    probs = np.stack([t, rng.uniform(size=200), 1 - t], axis=1)
+    results, projections = pca_metrics(embeddings, probs, NAMES)
+    assert results["per_label.A.pc1_prob_spearman"] == pytest.approx(1.0)
+    assert results["per_label.C.pc1_prob_spearman"] == pytest.approx(-1.0)
+    assert results["per_label.A.pc1_explained_variance"] == pytest.approx(1.0)
+    assert 0.4 < results["per_label.B.pc1_explained_variance"] < 0.7
+    assert set(projections) == set(NAMES)
+    assert results["pca.pc1_explained_variance_mean"] == pytest.approx(
+        np.mean([results[f"per_label.{n}.pc1_explained_variance"] for n in NAMES]))
+
+
+def test_reconstruction_metrics_known_answers():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0.2, 0.8, size=(3, 16, 16, 3)).astype("float32")
+    same = reconstruction_metrics(images, images)
+    assert same["recon.ssim"] == pytest.approx(1.0, abs=1e-5)
+    shifted = np.clip(images + 0.1, 0, 1)       # MSE exactly 0.01 -> PSNR 20 dB
+    assert reconstruction_metrics(images, shifted)["recon.psnr"] == pytest.approx(20.0, abs=1e-3)
+    with pytest.raises(ValueError, match="differ"):
+        reconstruction_metrics(images, images[:, :8])
+
+
+def _gaussians():
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(500, 3, 4)) * 0.1 + 2.0     # slot norm ~4 when present
+    labels = np.ones((500, 3))
+    return editing.fit_label_gaussians(embeddings, labels, NAMES)
+
+
+def _norm_judge(embeddings):
+    """A perfect judge for a perfect decoder: a label is seen iff its slot is large."""
+    return (np.linalg.norm(embeddings, axis=-1) > 1.0).astype(np.float32)
+
+
+def test_edit_metrics_with_a_judge_that_reads_the_slots():
+    rng = np.random.default_rng(1)
+    embeddings = np.zeros((20, 3, 4), np.float32)
+    present = rng.uniform(size=(20, 3)) > 0.5
+    embeddings[present] = 2.0
+    r = edit_metrics(embeddings, _norm_judge, _gaussians(), seed=0)
+    assert r["edit.add_success"] == 1.0
+    assert r["edit.remove_success"] == 1.0
+    assert r["edit.preservation"] == 1.0
+    assert r["per_label.B.add_success"] == 1.0
+
+
+def test_edit_metrics_with_a_judge_blind_to_edits():
+    embeddings = np.full((10, 3, 4), 2.0, np.float32)
+    embeddings[:5] = 0.0
+
+    def constant(e):
+        return np.tile([[0.9, 0.1, 0.9]], (len(e), 1)).astype(np.float32)
+
+    r = edit_metrics(embeddings, constant, _gaussians(), seed=0)
+    assert r["edit.add_success"] == 0.0          # B never appears
+    assert r["edit.remove_success"] == 0.0       # A and C never go
+    assert r["edit.preservation"] == 1.0
+    assert np.isnan(r["per_label.A.add_success"])  # A is seen everywhere: no add case
+
+
+def test_generation_metrics():
+    wanted = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 1], [0, 0, 0]])
+    r = generation_metrics(wanted, _norm_judge, _gaussians(), seed=0)
+    assert r["generation.accuracy"] == 1.0
+    assert r["generation.unwanted_absent"] == 1.0
+    assert r["generation.exact_match"] == 1.0
+
+    def sees_nothing(e):
+        return np.zeros(e.shape[:2], np.float32)
+
+    r = generation_metrics(wanted, sees_nothing, _gaussians(), seed=0)
+    assert r["generation.accuracy"] == 0.0 and r["generation.exact_match"] == 0.25
