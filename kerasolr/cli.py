@@ -38,7 +38,39 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="paper section 4.1 evaluation; writes results.json")
     p.add_argument("run_dir")
 
-    p = sub.add_parser("demo", help="the whole chain on synthfaces: train, embed, evaluate")
+    p = sub.add_parser("train-decoder",
+                       help="train the reconstruction decoder (and its baselines) on a run's "
+                            "embeddings")
+    p.add_argument("run_dir")
+
+    p = sub.add_parser("report", help="write RUN_DIR/report.html: every figure and metric")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="output path (default: RUN_DIR/report.html)")
+
+    p = sub.add_parser("edit", help="edit an image through its embedding")
+    p.add_argument("image", help="a PNG/JPEG image at the run's resolution")
+    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--add", action="append", default=[], metavar="LABELS",
+                   help="labels to add, comma-separated (repeatable)")
+    p.add_argument("--remove", action="append", default=[], metavar="LABELS",
+                   help="labels to remove, comma-separated (repeatable)")
+    p.add_argument("--emphasise", action="append", default=[], metavar="LABELS",
+                   help="labels whose slot is multiplied by --scale (repeatable)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="factor for added samples and emphasised slots (default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--out", default="edited.png", help="output PNG (default: edited.png)")
+
+    p = sub.add_parser("generate", help="generate images from labels alone")
+    p.add_argument("--labels", required=True, help="comma-separated label names")
+    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--num", type=int, default=8, help="images to generate (default 8)")
+    p.add_argument("--scale", type=float, default=1.0, help="factor for the samples")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--out", default="generated.png", help="output PNG (default: generated.png)")
+
+    p = sub.add_parser("demo", help="the whole chain on synthfaces: train, embed, decoders, "
+                                    "evaluate, report")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
     config_args(p)
     return parser
@@ -54,6 +86,11 @@ def _config(args):
     return cfg.override(config, overrides) if overrides else config.validate()
 
 
+def _names(values) -> list[str]:
+    """`["A,B", "C"]` -> `["A", "B", "C"]` (repeatable, comma-separated options)."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
 def _check_run_dir(path: str) -> None:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"run directory {path} does not exist")
@@ -65,6 +102,8 @@ def main(argv=None) -> int:
         # Validate everything cheap before the ~5 s TensorFlow import.
         if args.command in ("train", "demo"):
             config = _config(args)
+        elif args.command in ("edit", "generate"):
+            _check_run_dir(args.run)
         else:
             _check_run_dir(args.run_dir)
         from kerasolr import run
@@ -78,6 +117,24 @@ def main(argv=None) -> int:
             results = run.evaluate(args.run_dir)
             print(json.dumps({k: v for k, v in results.items() if not k.startswith("per_label")},
                              indent=2, sort_keys=True))
+        elif args.command == "train-decoder":
+            run.train_decoders(args.run_dir, strategy_from_environment())
+        elif args.command == "report":
+            from kerasolr.report import write_report
+
+            print(write_report(args.run_dir, args.out))
+        elif args.command == "edit":
+            from kerasolr.inference import edit_image
+
+            paths = edit_image(args.run, args.image, args.out, _names(args.add),
+                               _names(args.remove), _names(args.emphasise), args.scale,
+                               args.seed)
+            print(f"edited image: {paths['edited']}\nside by side: {paths['comparison']}")
+        elif args.command == "generate":
+            from kerasolr.inference import generate_images
+
+            print(generate_images(args.run, _names([args.labels]), args.out, args.num,
+                                  args.seed, args.scale))
         elif args.command == "demo":
             run.run_all(config, args.out, strategy_from_environment())
             with open(os.path.join(args.out, "summary.txt")) as f:

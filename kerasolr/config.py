@@ -258,6 +258,13 @@ class RunConfig:
                "decoder.output_activation", dec.output_activation,
                "one of linear, relu, sigmoid")
         _check(0.0 <= dec.alpha <= 1.0, "decoder.alpha", dec.alpha, "in [0, 1]")
+        from kerasolr.geometry import decoder_geometry
+
+        try:
+            decoder_geometry(self.data.image_size, len(dec.transpose_channels))
+        except ValueError as err:
+            raise ValueError(f"decoder.transpose_channels={dec.transpose_channels!r} is "
+                             f"invalid: {err}") from None
         _check(dec.ssim_filter_size >= 1, "decoder.ssim_filter_size", dec.ssim_filter_size,
                ">= 1")
         _check(e.scale > 0, "edit.scale", e.scale, "> 0")
@@ -381,6 +388,11 @@ def tiny() -> RunConfig:
         classifier=ClassifierConfig(filters=(8, 16), dense_units=16, epochs=1, batch_size=32),
         siamese=SiameseConfig(filters=(8, 16), k=4, epochs=1, batch_pairs=16),
         probe=ProbeConfig(epochs=2, batch_size=64),
+        decoder=DecoderConfig(dense_channels=16, transpose_channels=(16, 8, 8, 8),
+                              conv_channels=(8, 8, 8, 4), epochs=1, batch_size=32,
+                              learning_rate=1e-3),
+        edit=EditConfig(num_images=16, num_generations=16, judge_filters=(8, 16),
+                        judge_epochs=1),
         preset="tiny",
     )
 

@@ -58,9 +58,78 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys):
     emb = np.load(os.path.join(run_dir, "embeddings/test.npz"))
     assert emb["embeddings"].shape == (64, 16, 4) and emb["ids"][0] == 256
     assert "linear probe" in capsys.readouterr().out
+    # Sections 4.2-4.5: decoders, Gaussians, judge, figures and the report.
+    for name in ("decoder.keras", "decoder_probs.keras", "autoencoder.keras", "judge.keras",
+                 "label_gaussians.npz", "norm_correlation.csv", "pca.csv", "report.html",
+                 "history_decoder.csv", "figures/norm_correlation.png", "figures/pca_strip.png",
+                 "figures/reconstructions.png", "figures/edits.png", "figures/generations.png",
+                 "figures/slerp.png", "figures/training/reconstructions_latest.png",
+                 "figures/training/edits_latest.png",
+                 "figures/training/norm_correlation_epoch002.png"):
+        assert os.path.exists(os.path.join(run_dir, name)), name
+    assert os.listdir(os.path.join(run_dir, "tensorboard", "decoder"))
+    for key in ("correlation.norm_vs_label_pearson", "correlation.norm_vs_truth_pearson",
+                "pca.pc1_explained_variance_mean", "recon.ssim", "recon.psnr",
+                "recon.probs_baseline_ssim", "recon.autoencoder_baseline_ssim",
+                "edit.preservation", "per_label.Smiling.pc1_explained_variance",
+                "per_label.Smiling.edit_preservation"):
+        assert np.isfinite(results[key]), key
+    for key in ("edit.add_success", "edit.remove_success", "generation.accuracy",
+                "per_label.Smiling.add_success"):
+        assert key in results, key       # NaN allowed: a 1-epoch judge may see no case
+    with open(os.path.join(run_dir, "report.html")) as f:
+        report = f.read()
+    assert "recon.ssim" in report or "ssim" in report
+    assert report.count("data:image/png;base64,") >= 6
+    _check_edit_and_generate(run_dir, tmp_path, capsys)
     # Re-running continues the finished run instead of retraining it.
     mtime = os.path.getmtime(os.path.join(run_dir, "encoder.keras"))
     assert main(["train", "--preset", "tiny", "--out", run_dir, "--set", "siamese.epochs=2"]) == 0
     assert os.path.getmtime(os.path.join(run_dir, "encoder.keras")) == mtime
     # A different config in the same directory is refused.
     assert main(["train", "--preset", "tiny", "--out", run_dir]) == 2
+
+
+def _check_edit_and_generate(run_dir, tmp_path, capsys):
+    from PIL import Image
+
+    from kerasolr.config import tiny
+    from kerasolr.data import pipeline
+
+    element = next(iter(pipeline.load_split(tiny().data, "test").take(1)))
+    image = (element["image"].numpy() * 255).round().astype(np.uint8)
+    path = str(tmp_path / "face.png")
+    Image.fromarray(image).save(path)
+    out = str(tmp_path / "edited.png")
+    assert main(["edit", path, "--run", run_dir, "--add", "Smiling", "--remove",
+                 "Eyeglasses", "--scale", "1.5", "--out", out]) == 0
+    edited = np.asarray(Image.open(out))
+    assert edited.shape == (30, 30, 3)
+    assert os.path.exists(str(tmp_path / "edited_comparison.png"))
+    gen = str(tmp_path / "gen.png")
+    assert main(["generate", "--run", run_dir, "--labels", "Male,Smiling", "--num", "3",
+                 "--out", gen]) == 0
+    assert os.path.exists(gen)
+    capsys.readouterr()
+
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(str(tmp_path / "small.png"))
+    with open(tmp_path / "notes.png", "w") as f:
+        f.write("not an image")
+    cases = [
+        (["edit", path, "--run", run_dir, "--add", "Smiley"], "unknown label 'Smiley'"),
+        (["edit", str(tmp_path / "small.png"), "--run", run_dir, "--add", "Smiling"],
+         "small.png is 24x20 pixels; this run's models take 32x32 images"),
+        (["edit", str(tmp_path / "notes.png"), "--run", run_dir, "--add", "Smiling"],
+         "notes.png is not a PNG, JPEG, BMP or GIF image"),
+        (["edit", str(tmp_path / "none.png"), "--run", run_dir, "--add", "Smiling"],
+         "none.png not found"),
+        (["edit", path, "--run", run_dir], "nothing to do"),
+        (["generate", "--run", run_dir, "--labels", "Male,Bald_Eagle"], "'Bald_Eagle'"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    os.rename(os.path.join(run_dir, "decoder.keras"), os.path.join(run_dir, "moved.keras"))
+    assert main(["generate", "--run", run_dir, "--labels", "Male"]) == 2
+    assert "decoder.keras not found: run `kerasolr train-decoder" in capsys.readouterr().err
