@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kerasolr.layers import Rescale
 from kerasolr.losses import reconstruction_loss, rescale_mse, ssim_per_channel
@@ -49,3 +50,19 @@ def test_reconstruction_loss_known_answers():
     np.testing.assert_allclose(mse_only, (x**2).mean(axis=(1, 2, 3)), rtol=1e-5)
     assert keras.ops.convert_to_numpy(rescale_mse(x, zeros)) == pytest.approx(
         (x**2).mean(axis=(1, 2, 3)), rel=1e-5)
+
+
+@pytest.mark.parametrize("size,filter_size", [(16, 11), (12, 7), (8, 11)])
+def test_ssim_matches_tf_image_ssim_on_each_channel(size, filter_size):
+    rng = np.random.default_rng(size)
+    x = rng.uniform(size=(3, size, size, 3)).astype("float32")
+    y = np.clip(0.7 * x + 0.3 * rng.uniform(size=x.shape), 0, 1).astype("float32")
+    window = min(filter_size, size)
+    reference = np.stack([tf.image.ssim(x[..., c:c + 1], y[..., c:c + 1], max_val=1.0,
+                                        filter_size=window).numpy() for c in range(3)], -1)
+    np.testing.assert_allclose(ssim_per_channel(x, y, 1.0, filter_size), reference, atol=1e-4)
+    # Unbounded values with another range (the raw decoder output).
+    np.testing.assert_allclose(
+        ssim_per_channel(x, 3 * y - 1, 2.0, filter_size),
+        np.stack([tf.image.ssim(x[..., c:c + 1], 3 * y[..., c:c + 1] - 1, max_val=2.0,
+                                filter_size=window).numpy() for c in range(3)], -1), atol=1e-4)
