@@ -20,12 +20,13 @@ import json
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasolr import run
 from kerasolr.data import pipeline
 from kerasolr.embeddings import load_embeddings
-from kerasolr.models.decoder import build_decoder
+from kerasolr.models.decoder import decoder_from_config
 from kerasolr.training import fit_reconstruction
 
 
@@ -54,6 +55,7 @@ def main() -> None:
     k = train_emb["embeddings"].shape[-1]
     images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
     val = run._take(pipeline.load_split(d, "test"), args.val_images)
+    classifier = run._load_model(f"{args.run}/classifier.keras")
     finals = {}
     for item in args.setting:
         name, _, raw = item.partition(":")
@@ -68,17 +70,24 @@ def main() -> None:
             (test_emb["embeddings"][:len(val["image"])], val["image"])).batch(256)
 
         def build(dec=dec):
-            return build_decoder((len(names), k), d.image_size, dec.dense_channels,
-                                 dec.transpose_channels, dec.conv_channels,
-                                 dec.output_activation)
+            return decoder_from_config(dec, (len(names), k), d.image_size)
 
-        _, history = fit_reconstruction(dec, build, train, val_ds, tf.distribute.get_strategy(),
-                                        [EpochTimer()], verbose=0)
+        decoder, history = fit_reconstruction(dec, build, train, val_ds,
+                                              tf.distribute.get_strategy(), [EpochTimer()],
+                                              verbose=0)
         ssims = [round(v, 4) for v in history["val_ssim"]]
+        # How much label content survives: the run's classifier on the
+        # reconstructions (padded back to full size by edge replication).
+        recon = run._decode(decoder, test_emb["embeddings"][:len(val["image"])])
+        pad = (d.image_size - recon.shape[1]) // 2
+        padded = np.pad(recon, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+        probs = classifier.predict(padded, verbose=0, batch_size=256)
+        label_acc = float(np.mean((probs > 0.5) == (val["clean_labels"] > 0.5)))
         seconds = history["seconds"]
         later = sum(seconds[1:]) / max(1, len(seconds) - 1)
         print(f"{name}: val_ssim by epoch {ssims}; {later:.1f} s/epoch after the first "
-              f"({seconds[0]:.1f} s)", flush=True)
+              f"({seconds[0]:.1f} s); classifier accuracy on reconstructions {label_acc:.4f}",
+              flush=True)
         finals[name] = ssims[-1]
     best = max(finals, key=finals.get)
     print(f"best={best} ssim={finals[best]:.4f}")

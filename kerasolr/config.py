@@ -132,6 +132,8 @@ class DecoderConfig:
         output_activation: Activation of `Conv2D_out`; the paper's footnote
             says "all ReLUs", which can zero an image and leave `Rescale`
             undefined, so the default is `"linear"` (see docs).
+        batch_norm: BatchNormalization before every hidden ReLU (not in the
+            paper; trains faster).
         alpha: Weight of the SSIM term of eq. 3 (paper: 0.5).
         learning_rate: RMSprop learning rate (paper: 1e-4).
         epochs: Training epochs (over the training split's embeddings).
@@ -148,6 +150,7 @@ class DecoderConfig:
     transpose_channels: tuple[int, ...] = (128, 64, 64, 64, 64)
     conv_channels: tuple[int, ...] = (64, 64, 64, 64, 32)
     output_activation: str = "linear"
+    batch_norm: bool = False
     alpha: float = 0.5
     learning_rate: float = 1e-4
     epochs: int = 10
@@ -372,11 +375,19 @@ def demo() -> RunConfig:
     """The default: the paper's method plus the measured improvements of
     BENCHMARKS.md (a classifier trained with occlusion, occlusion on half of
     the images, the encoder started from the classifier's convolutional
-    blocks), sized to finish in under 15 minutes on 2 CPU cores."""
+    blocks) and a slimmer, faster-learning decoder, sized so the whole chain
+    (sections 4.1-4.5) finishes in under 20 minutes on 2 CPU cores."""
     return RunConfig(
-        classifier=ClassifierConfig(occlusion_rate=0.5),
+        classifier=ClassifierConfig(occlusion_rate=0.5, epochs=5),
         siamese=SiameseConfig(occlusion="rectangle", occlusion_rate=0.5,
-                              init_from_classifier=True),
+                              init_from_classifier=True, epochs=7),
+        # Table 1's stages at a quarter of its widths and RMSprop at 3e-3 instead
+        # of 1e-4, so three decoders train in ~6 minutes on 2 CPU cores
+        # (benchmarks/decoder_sweep.py; BENCHMARKS.md).
+        decoder=DecoderConfig(dense_channels=128, transpose_channels=(32, 16, 16, 16, 16),
+                              conv_channels=(16, 16, 16, 16, 8), learning_rate=3e-3,
+                              epochs=4, batch_size=32),
+        edit=EditConfig(judge_epochs=2),
         preset="demo",
     )
 

@@ -44,7 +44,7 @@ from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
-from kerasolr.models.decoder import build_autoencoder, build_decoder, crop_to
+from kerasolr.models.decoder import build_autoencoder, crop_to, decoder_from_config
 from kerasolr.training import (
     fit_classifier,
     fit_encoder,
@@ -328,6 +328,29 @@ def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
     if "correlation.norm_vs_truth_pearson" in r:
         lines.append("Norm-correlation vs generator truth:   r = "
                      f"{r['correlation.norm_vs_truth_pearson']:.3f}")
+    if "pca.pc1_explained_variance_mean" in r:
+        lines.append(f"PCA of slots: PC1 explains {r['pca.pc1_explained_variance_mean']:.3f} of "
+                     f"the variance (mean over labels); Spearman(PC1 projection, classifier "
+                     f"probability) {r['pca.pc1_prob_spearman_mean']:.3f}")
+    if "recon.ssim" in r:
+        lines += ["", "Paper section 4.4, held-out split          SSIM     PSNR"]
+        for title, key in (("OLR decoder on frozen embeddings", "recon."),
+                           ("baseline: probabilities only", "recon.probs_baseline_"),
+                           ("baseline: autoencoder, same code size",
+                            "recon.autoencoder_baseline_")):
+            if f"{key}ssim" in r:
+                lines.append(f"  {title:40s} {r[f'{key}ssim']:.4f}   {r[f'{key}psnr']:.2f}")
+        lines += [
+            f"Judge (independent classifier): {r['judge.mean_accuracy']:.4f} on real images, "
+            f"{r['recon.judge_accuracy']:.4f} on OLR reconstructions",
+            "",
+            "Paper section 4.5 (judged relative to the unedited reconstruction)",
+            f"  add success {r['edit.add_success']:.3f}   remove success "
+            f"{r['edit.remove_success']:.3f}   preservation {r['edit.preservation']:.3f}   "
+            f"emphasis gain {r['edit.emphasis_gain']:+.3f}",
+            f"  generation from labels alone: accuracy {r['generation.accuracy']:.3f}, "
+            f"unwanted absent {r['generation.unwanted_absent']:.3f}",
+        ]
     lines += ["", f"{'label':22s} classifier  probe   norm AUC  absent/present"]
     for name in names:
         lines.append(
@@ -448,9 +471,7 @@ def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None)
                        tf.data.Dataset.from_tensor_slices(val["image"]))
 
     def decoder_for(input_shape, name):
-        return lambda: build_decoder(input_shape, d.image_size, dec.dense_channels,
-                                     dec.transpose_channels, dec.conv_channels,
-                                     dec.output_activation, name=name)
+        return lambda: decoder_from_config(dec, input_shape, d.image_size, name)
 
     def fit(path, what, build, train_batches, val_data, figure_fns=None):
         if os.path.exists(path):
@@ -510,9 +531,7 @@ def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None)
 
     # --- Baseline 2: what a code of L x k numbers can hold, trained end to end ---
     def build_ae():
-        decoder = build_decoder((len(names) * k,), d.image_size, dec.dense_channels,
-                                dec.transpose_channels, dec.conv_channels,
-                                dec.output_activation, name="ae_decoder")
+        decoder = decoder_from_config(dec, (len(names) * k,), d.image_size, "ae_decoder")
         return build_autoencoder(d.image_size, len(names) * k, config.siamese.filters, decoder)
 
     fit(os.path.join(run_dir, "autoencoder.keras"), "baseline autoencoder (end to end)",
@@ -651,7 +670,10 @@ def _reconstruction_and_edits(run_dir, config, names, test_emb, probs):
                                        names, "judge"))
     recon_judged = multilabel_accuracy(truth, np.concatenate(judged["recon"]) > e.threshold,
                                        names, "judge_on_recon")
-    results["recon.judge_accuracy"] = recon_judged["judge_on_recon.mean_accuracy"]
+    results["recon.judge_accuracy"] = recon_judged.pop("judge_on_recon.mean_accuracy")
+    results["recon.judge_balanced_accuracy"] = recon_judged.pop(
+        "judge_on_recon.balanced_accuracy")
+    results.update(recon_judged)        # per_label.<Name>.judge_on_recon_accuracy
 
     def decode_and_judge(embeddings):
         return judge(_decode(decoder, embeddings), training=False).numpy()

@@ -24,7 +24,7 @@ import tensorflow as tf
 from kerasolr.geometry import decoder_geometry
 from kerasolr.layers import Rescale
 from kerasolr.losses import reconstruction_loss, ssim_per_channel
-from kerasolr.models.blocks import conv_trunk
+from kerasolr.models.blocks import BN_MOMENTUM, conv_trunk
 
 TABLE1_TRANSPOSE = (128, 64, 64, 64, 64)
 TABLE1_CONV = (64, 64, 64, 64, 32)
@@ -42,7 +42,8 @@ def crop_to(images, size: int):
 
 def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
                   transpose_channels=TABLE1_TRANSPOSE, conv_channels=TABLE1_CONV,
-                  output_activation: str = "linear", name: str = "decoder") -> keras.Model:
+                  output_activation: str = "linear", batch_norm: bool = False,
+                  name: str = "decoder") -> keras.Model:
     """Builds the Table 1 decoder for codes of `input_shape`.
 
     Flatten -> Dense(s0 * s0 * dense_channels) -> Reshape(s0, s0, dense_channels)
@@ -56,6 +57,8 @@ def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
         transpose_channels: Channels of each stage's Conv2DTranspose.
         conv_channels: Channels of each stage's Conv2D.
         output_activation: Activation of `Conv2D_out`.
+        batch_norm: Put BatchNormalization before every hidden ReLU (not in
+            Table 1; it trains much faster, see BENCHMARKS.md).
         name: Model name.
 
     Returns:
@@ -71,13 +74,22 @@ def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
     # === Layers / Functional Model ===
     inputs = keras.Input(tuple(input_shape), name="code")
     x = keras.layers.Flatten(name="flatten")(inputs)
-    x = keras.layers.Dense(start * start * dense_channels, activation="relu", name="dense")(x)
-    x = keras.layers.Reshape((start, start, dense_channels), name="reshape")(x)
+
+    def relu(x, name):
+        if batch_norm:
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True,
+                                                name=f"{name}_bn")(x)
+        return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+    x = keras.layers.Dense(start * start * dense_channels, name="dense")(x)
+    x = relu(keras.layers.Reshape((start, start, dense_channels), name="reshape")(x), "dense")
     for i, (t, c) in enumerate(zip(transpose_channels, conv_channels, strict=True)):
-        x = keras.layers.Conv2DTranspose(t, 3, strides=2, padding="same", activation="relu",
+        x = keras.layers.Conv2DTranspose(t, 3, strides=2, padding="same",
                                          name=f"dec_tconv{i}")(x)
+        x = relu(x, f"dec_tconv{i}")
         padding = "valid" if i + 1 == valid_stage else "same"
-        x = keras.layers.Conv2D(c, 3, padding=padding, activation="relu", name=f"dec_conv{i}")(x)
+        x = relu(keras.layers.Conv2D(c, 3, padding=padding, name=f"dec_conv{i}")(x),
+                 f"dec_conv{i}")
     raw = keras.layers.Conv2D(3, 3, padding="same", activation=output_activation,
                               name="conv_out", dtype="float32")(x)
     image = Rescale(name="rescale", dtype="float32")(raw)
@@ -160,3 +172,10 @@ class ReconstructionTrainer(keras.Model):
         self.ssim_tracker.update_state(
             tf.reduce_mean(ssim_per_channel(target, out["image"], 1.0, self.ssim_filter_size)))
         return {m.name: m.result() for m in self.metrics}
+
+
+def decoder_from_config(config, input_shape, image_size: int, name: str = "decoder"):
+    """`build_decoder` with the fields of a `DecoderConfig`."""
+    return build_decoder(input_shape, image_size, config.dense_channels,
+                         config.transpose_channels, config.conv_channels,
+                         config.output_activation, config.batch_norm, name=name)
