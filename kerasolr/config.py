@@ -378,7 +378,7 @@ def demo() -> RunConfig:
     blocks) and a slimmer, faster-learning decoder, sized so the whole chain
     (sections 4.1-4.5) finishes in under 20 minutes on 2 CPU cores."""
     return RunConfig(
-        classifier=ClassifierConfig(occlusion_rate=0.5, epochs=5),
+        classifier=ClassifierConfig(occlusion_rate=0.5),
         siamese=SiameseConfig(occlusion="rectangle", occlusion_rate=0.5,
                               init_from_classifier=True, epochs=7),
         # Table 1's stages at a quarter of its widths and RMSprop at 3e-3 instead

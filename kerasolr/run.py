@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import editing, figures, occlusion, plots
+from kerasolr import augment, editing, figures, occlusion, plots
 from kerasolr.callbacks import VisualCheck
 from kerasolr.config import ClassifierConfig, RunConfig
 from kerasolr.data import pipeline, synthfaces
@@ -345,7 +345,8 @@ def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
             f"{r['recon.judge_accuracy']:.4f} on OLR reconstructions",
             "",
             "Paper section 4.5 (judged relative to the unedited reconstruction)",
-            f"  add success {r['edit.add_success']:.3f}   remove success "
+            f"  add success {r['edit.add_success']:.3f} (x{config.edit.scale:g}: "
+            f"{r['edit.add_success_scaled']:.3f})   remove success "
             f"{r['edit.remove_success']:.3f}   preservation {r['edit.preservation']:.3f}   "
             f"emphasis gain {r['edit.emphasis_gain']:+.3f}",
             f"  generation from labels alone: accuracy {r['generation.accuracy']:.3f}, "
@@ -600,8 +601,9 @@ def _images_at(config, split: str, indices) -> np.ndarray:
 def _fit_judge(run_dir, config, names, size: int) -> keras.Model:
     """The independent attribute classifier that judges decoded images.
 
-    Trained on the training images cropped to the decoder's output size, with
-    its own seed and architecture, so its errors are not the run classifier's.
+    Trained on the training images cropped to the decoder's output size, half
+    of them blurred, with its own seed and architecture, so its errors are not
+    the run classifier's and blur alone does not change its decisions.
     """
     path = os.path.join(run_dir, "judge.keras")
     if os.path.exists(path):
@@ -614,7 +616,9 @@ def _fit_judge(run_dir, config, names, size: int) -> keras.Model:
                                     learning_rate=c.learning_rate, occlusion_rate=0.0)
 
     def crop(images, labels):
-        return crop_to(images, size), labels
+        # Half of the images blurred: decoded images are smooth, and the judge
+        # should decide on attributes, not on sharpness (docs/decoder.md).
+        return augment.random_blur(crop_to(images, size), seed=e.judge_seed), labels
 
     train_batches = pipeline.classifier_batches(
         pipeline.load_split(d, "train"), c.batch_size, e.judge_seed,

@@ -100,3 +100,21 @@ def test_generation_metrics():
 
     r = generation_metrics(wanted, sees_nothing, _gaussians(), seed=0)
     assert r["generation.accuracy"] == 0.0 and r["generation.exact_match"] == 0.25
+
+
+def test_gaussian_blur_keeps_constants_and_smooths_an_impulse():
+    from kerasolr.augment import gaussian_blur, random_blur
+
+    flat = np.full((1, 9, 9, 3), 0.3, np.float32)
+    np.testing.assert_allclose(gaussian_blur(flat, 1.5), flat, atol=1e-6)
+    impulse = np.zeros((1, 21, 21, 1), np.float32)     # far from the borders
+    impulse[0, 10, 10, 0] = 1.0
+    blurred = gaussian_blur(impulse, 1.0).numpy()[0, :, :, 0]
+    assert blurred.sum() == pytest.approx(1.0, abs=1e-5)
+    assert blurred[10, 10] == blurred.max() < 0.2
+    np.testing.assert_allclose(blurred, blurred.T, atol=1e-7)
+    images = np.random.default_rng(0).uniform(size=(64, 9, 9, 3)).astype(np.float32)
+    out = random_blur(images, rate=0.5, seed=1).numpy()
+    unchanged = np.all(out == images, axis=(1, 2, 3))
+    assert 10 < unchanged.sum() < 54
+    np.testing.assert_array_equal(random_blur(images, rate=0.0, seed=1), images)

@@ -8,6 +8,8 @@ reconstruction*, so decoder blur is not counted as an edit:
   longer detects after `remove_label`;
 - preservation: the fraction of the *other* labels' decisions unchanged by
   either edit;
+- add success at scale: the same with the added sample multiplied by `s`
+  (the paper's Fig. 8: upscaled samples make the edit more evident);
 - emphasis gain: the mean rise of the judge's probability when a present
   label's slot is scaled by `s`.
 """
@@ -52,12 +54,19 @@ def edit_metrics(embeddings, decode_and_judge, gaussians: editing.LabelGaussians
     base_probs = decode_and_judge(embeddings)
     base = base_probs > threshold
     results: dict[str, float] = {}
-    adds, removes, keeps, gains = [], [], [], []
+    adds, adds_scaled, removes, keeps, gains = [], [], [], [], []
     for label, name in enumerate(names):
         others = np.arange(len(names)) != label
         added = decode_and_judge(editing.add_label(embeddings, label, gaussians, seed)) > threshold
         removed = decode_and_judge(editing.remove_label(embeddings, label)) > threshold
         add = _rate(added[~base[:, label], label])
+        absent = ~base[:, label]
+        if absent.any():
+            added_scaled = decode_and_judge(editing.add_label(
+                embeddings[absent], label, gaussians, seed, scale)) > threshold
+            add_scaled = float(np.mean(added_scaled[:, label]))
+        else:
+            add_scaled = float("nan")
         remove = _rate(~removed[base[:, label], label])
         keep = float(np.mean(np.concatenate([
             (added[:, others] == base[:, others]).ravel(),
@@ -69,14 +78,17 @@ def edit_metrics(embeddings, decode_and_judge, gaussians: editing.LabelGaussians
         else:
             gain = float("nan")
         results[f"per_label.{name}.add_success"] = add
+        results[f"per_label.{name}.add_success_scaled"] = add_scaled
         results[f"per_label.{name}.remove_success"] = remove
         results[f"per_label.{name}.edit_preservation"] = keep
         results[f"per_label.{name}.emphasis_gain"] = gain
         adds.append(add)
+        adds_scaled.append(add_scaled)
         removes.append(remove)
         keeps.append(keep)
         gains.append(gain)
     results["edit.add_success"] = _mean(adds)
+    results["edit.add_success_scaled"] = _mean(adds_scaled)
     results["edit.remove_success"] = _mean(removes)
     results["edit.preservation"] = _mean(keeps)
     results["edit.emphasis_gain"] = _mean(gains)
