@@ -106,6 +106,11 @@ def main(argv=None) -> int:
             _check_run_dir(args.run)
         else:
             _check_run_dir(args.run_dir)
+        if args.command == "report":     # needs no TensorFlow
+            from kerasolr.report import write_report
+
+            print(write_report(args.run_dir, args.out))
+            return 0
         from kerasolr import run
         from kerasolr.distribute import strategy_from_environment
 
@@ -119,10 +124,6 @@ def main(argv=None) -> int:
                              indent=2, sort_keys=True))
         elif args.command == "train-decoder":
             run.train_decoders(args.run_dir, strategy_from_environment())
-        elif args.command == "report":
-            from kerasolr.report import write_report
-
-            print(write_report(args.run_dir, args.out))
         elif args.command == "edit":
             from kerasolr.inference import edit_image
 

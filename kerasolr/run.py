@@ -725,17 +725,21 @@ def _save_decoder_figures(run_dir, config, names, test_emb, probs, decoder, base
     plots.save_png(figures.generation_grid(generated, label_sets, names, per_row),
                    os.path.join(figures_dir, "generations.png"))
 
-    # Slerp one label's slot from image 0's to image 1's (with image 0's other slots),
-    # for the two most balanced labels.
+    # Slerp one label's slot from image A's to that of the first image B whose label
+    # differs (with A's other slots), for the two most balanced labels.
     steps = np.linspace(0.0, 1.0, 8)
     slerp_rows, slerp_titles = [], []
+    truth = test_emb["clean_labels"] > 0.5
     for label in label_ids[:2]:
-        a, b = test_emb["embeddings"][0], test_emb["embeddings"][1]
+        other = np.flatnonzero(truth[:, label] != truth[0, label])
+        a = test_emb["embeddings"][0]
+        b = test_emb["embeddings"][other[0] if len(other) else 1]
         path = editing.slerp(a[label], b[label], steps)      # (steps, k)
         interpolated = np.repeat(a[None], len(steps), axis=0)
         interpolated[:, label] = path
         slerp_rows.append(_decode(decoder, interpolated))
-        slerp_titles.append(f"{names[label]}: A -> B")
+        state = "with" if truth[0, label] else "without"
+        slerp_titles.append(f"{names[label]}: A ({state}) -> B")
     plots.save_png(figures.slerp_grid(np.stack(slerp_rows), slerp_titles),
                    os.path.join(figures_dir, "slerp.png"))
 

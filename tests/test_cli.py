@@ -81,6 +81,9 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys):
         report = f.read()
     assert "recon.ssim" in report or "ssim" in report
     assert report.count("data:image/png;base64,") >= 6
+    other = str(tmp_path / "other.html")
+    assert main(["report", run_dir, "--out", other]) == 0
+    assert os.path.getsize(other) > 10000
     _check_edit_and_generate(run_dir, tmp_path, capsys)
     # Re-running continues the finished run instead of retraining it.
     mtime = os.path.getmtime(os.path.join(run_dir, "encoder.keras"))
