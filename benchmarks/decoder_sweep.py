@@ -5,10 +5,11 @@ setting and prints the held-out SSIM of the [0, 1] output after every epoch
 and the seconds per epoch. Used to size the demo's decoder for a 2-core CPU.
 
     python benchmarks/decoder_sweep.py --run runs/demo --epochs 10 \
-        --setting 'paper:{}' \
+        --setting 'as_run:{}' \
         --setting 'quarter_lr1e-3:{"dense_channels":128,"transpose_channels":[32,16,16,16,16],
                    "conv_channels":[16,16,16,16,8],"learning_rate":1e-3}'
 
+`NAME:{}` trains the run's own decoder config; given fields replace its values.
 Last line: `best=<name> ssim=<s>`.
 """
 
