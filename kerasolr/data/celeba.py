@@ -1,0 +1,184 @@
+"""CelebA's official label files: attributes and partitions (no TensorFlow needed).
+
+The official layout (also that of `../shared/data/celeba-10k`):
+    img_align_celeba/NNNNNN.jpg
+    list_attr_celeba.txt     line 1: image count; line 2: the 40 attribute names;
+                             then `NNNNNN.jpg` and 40 values of 1 / -1
+    list_eval_partition.txt  `NNNNNN.jpg` and 0 (train), 1 (validation) or 2 (test)
+
+Every parsing error is one line naming the file, the line number and the value
+at fault. The image pipeline (decoding, the square crop, resizing) is issue 4's
+next step; this module is its label side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+ATTRIBUTE_FILE = "list_attr_celeba.txt"
+PARTITION_FILE = "list_eval_partition.txt"
+IMAGE_DIR = "img_align_celeba"
+# The paper (section 4) drops the two labels the square crop hides.
+DROPPED_BY_PAPER = ("Wearing_Necklace", "Wearing_Necktie")
+PARTITIONS = {"train": 0, "validation": 1, "test": 2}
+
+
+@dataclasses.dataclass(frozen=True)
+class AttributeTable:
+    """The parsed attribute file.
+
+    Attributes:
+        filenames: `(N,)` image file names, in file order.
+        names: The selected attribute names, in the order asked for.
+        labels: `(N, L)` float32 0/1 labels.
+    """
+
+    filenames: tuple[str, ...]
+    names: tuple[str, ...]
+    labels: np.ndarray
+
+
+def paper_attributes(all_names) -> tuple[str, ...]:
+    """The paper's 38 labels: every attribute but Wearing_Necklace and Wearing_Necktie."""
+    return tuple(name for name in all_names if name not in DROPPED_BY_PAPER)
+
+
+def read_attributes(path: str, attributes=None) -> AttributeTable:
+    """Reads `list_attr_celeba.txt` (values 1/-1, or 0/1).
+
+    Args:
+        path: The attribute file.
+        attributes: Names to select, in this order; `None` selects the paper's 38.
+
+    Returns:
+        The `AttributeTable`.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: One line naming the file, line and fault: a bad count line,
+            a row with the wrong number of values, a value other than 1/-1 or
+            0/1, a duplicate image, an unknown attribute name, or a count that
+            does not match the rows.
+    """
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"attribute file {path} not found") from None
+    if len(lines) < 2:
+        raise ValueError(f"{path}: expected a count line and a header line, found "
+                         f"{len(lines)} line(s)")
+    try:
+        count = int(lines[0].strip())
+    except ValueError:
+        raise ValueError(f"{path}:1: expected the image count, got {lines[0].strip()!r}") from None
+    header = lines[1].split()
+    if not header:
+        raise ValueError(f"{path}:2: empty header line (expected the attribute names)")
+    selected = paper_attributes(header) if attributes is None else tuple(attributes)
+    for name in selected:
+        if name not in header:
+            raise ValueError(f"unknown attribute {name!r} (not in the header of {path}); "
+                             f"known: {', '.join(header)}")
+    columns = [header.index(name) for name in selected]
+    filenames: list[str] = []
+    seen: set[str] = set()
+    rows = []
+    for number, line in enumerate(lines[2:], start=3):
+        parts = line.split()
+        if not parts:
+            continue
+        filename, values = parts[0], parts[1:]
+        if len(values) != len(header):
+            raise ValueError(f"{path}:{number}: {filename} has {len(values)} values, expected "
+                             f"{len(header)}")
+        if filename in seen:
+            raise ValueError(f"{path}:{number}: {filename} appears twice")
+        seen.add(filename)
+        row = []
+        for column in columns:
+            value = values[column]
+            if value in ("1",):
+                row.append(1.0)
+            elif value in ("-1", "0"):
+                row.append(0.0)
+            else:
+                raise ValueError(f"{path}:{number}: {filename} has {value!r} for "
+                                 f"{header[column]}; expected 1 or -1 (or 0/1)")
+        filenames.append(filename)
+        rows.append(row)
+    if len(filenames) != count:
+        raise ValueError(f"{path}:1: the count line says {count} images, the file lists "
+                         f"{len(filenames)}")
+    labels = np.asarray(rows, np.float32).reshape(len(rows), len(selected))
+    return AttributeTable(tuple(filenames), selected, labels)
+
+
+def read_partitions(path: str) -> dict[str, int]:
+    """Reads `list_eval_partition.txt` into `{filename: 0 | 1 | 2}`.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: One line naming the file, line and fault.
+    """
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"partition file {path} not found") from None
+    partitions: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+            raise ValueError(f"{path}:{number}: expected 'NNNNNN.jpg 0|1|2', got {line.strip()!r}")
+        if parts[0] in partitions:
+            raise ValueError(f"{path}:{number}: {parts[0]} appears twice")
+        partitions[parts[0]] = int(parts[1])
+    return partitions
+
+
+def split_indices(filenames, mode: str, split: str, partitions: dict[str, int] | None = None,
+                  train_fraction: float = 190_000 / 202_599, seed: int = 0) -> np.ndarray:
+    """Row indices of one split.
+
+    Args:
+        filenames: The attribute table's file names.
+        mode: `"official"` (the partition file; `"train"`, `"validation"` or
+            `"test"`) or `"random"` (the paper's seeded split: `train_fraction`
+            of the images for `"train"`, 190,000 of 202,599 on the full set, the
+            rest for `"test"`).
+        split: The split's name.
+        partitions: `read_partitions` output, for `"official"`.
+        train_fraction: Training fraction of the random split.
+        seed: Seed of the random split.
+
+    Returns:
+        Sorted `int64` indices into `filenames`.
+    """
+    n = len(filenames)
+    if mode == "official":
+        if split not in PARTITIONS:
+            raise ValueError(f"unknown split {split!r}; known: {', '.join(PARTITIONS)}")
+        if partitions is None:
+            raise ValueError("the official split needs the partition file")
+        missing = [name for name in filenames if name not in partitions]
+        if missing:
+            raise ValueError(f"{missing[0]} (and {len(missing) - 1} more) has no partition "
+                             "in the partition file")
+        wanted = PARTITIONS[split]
+        return np.asarray([i for i, name in enumerate(filenames) if partitions[name] == wanted],
+                          np.int64)
+    if mode == "random":
+        if split not in ("train", "test"):
+            raise ValueError(f"the random split has 'train' and 'test', not {split!r}")
+        if not 0.0 < train_fraction < 1.0:
+            raise ValueError(f"train_fraction={train_fraction} is invalid: expected in (0, 1)")
+        order = np.random.default_rng(seed).permutation(n)
+        cut = int(round(train_fraction * n))
+        chosen = order[:cut] if split == "train" else order[cut:]
+        return np.sort(chosen).astype(np.int64)
+    raise ValueError(f"unknown split mode {mode!r}; known: official, random")
