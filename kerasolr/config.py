@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-KNOWN_DATASETS = ("synthfaces",)
+KNOWN_DATASETS = ("synthfaces", "celeba", "folder")
+SPLIT_MODES = ("random", "official")
 OCCLUSION_MODES = ("rectangle", "none")
 
 
@@ -20,14 +21,26 @@ class DataConfig:
     """Which images and labels a run uses.
 
     Attributes:
-        dataset: Dataset name; `"synthfaces"` (built in, no download).
+        dataset: `"synthfaces"` (built in, no download), `"celeba"` (the
+            official layout under `root`) or `"folder"` (`root/labels.csv` of
+            file names and 0/1 columns, see `kerasolr.data.folder`).
         image_size: Square side the images are rendered or resized to.
-        num_train: Training images (indices `[0, num_train)` of the generator).
-        num_test: Held-out images (the next `num_test` indices).
+        num_train: Training images: synthfaces indices `[0, num_train)`; for
+            image files, at most this many of the training split, in order.
+        num_test: Held-out images: the next `num_test` synthfaces indices; for
+            image files, at most this many of the test split.
         label_noise: Fraction of training labels flipped (synthfaces only);
             test labels are always clean.
         attributes: Label names to use, or `None` for all of the dataset's.
-        seed: Seed of the dataset generator.
+        seed: Seed of the dataset generator (and of the random split).
+        root: Folder of a `celeba` or `folder` dataset.
+        split_mode: `"random"` (the paper's seeded split, `train_fraction` for
+            training, the rest for test) or `"official"` (CelebA's partition
+            file: train / test).
+        train_fraction: Training fraction of the random split (paper:
+            190,000 of 202,599 images).
+        skip_bad: Skip missing, corrupt, truncated or too-small images (and
+            report them) instead of stopping at the first with an error.
     """
 
     dataset: str = "synthfaces"
@@ -37,6 +50,10 @@ class DataConfig:
     label_noise: float = 0.0
     attributes: tuple[str, ...] | None = None
     seed: int = 0
+    root: str | None = None
+    split_mode: str = "random"
+    train_fraction: float = 190_000 / 202_599
+    skip_bad: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,6 +235,14 @@ class RunConfig:
         _check(d.num_train >= 2, "data.num_train", d.num_train, ">= 2")
         _check(d.num_test >= 1, "data.num_test", d.num_test, ">= 1")
         _check(0.0 <= d.label_noise < 1.0, "data.label_noise", d.label_noise, "in [0, 1)")
+        _check(d.dataset == "synthfaces" or bool(d.root), "data.root", d.root,
+               f"the folder of the {d.dataset} dataset")
+        _check(d.split_mode in SPLIT_MODES, "data.split_mode", d.split_mode,
+               f"one of {SPLIT_MODES}")
+        _check(0.0 < d.train_fraction < 1.0, "data.train_fraction", d.train_fraction,
+               "in (0, 1)")
+        _check(d.label_noise == 0.0 or d.dataset == "synthfaces", "data.label_noise",
+               d.label_noise, "0 for image files (synthfaces only)")
         for name, filters in (("classifier.filters", c.filters), ("siamese.filters", s.filters)):
             _check(len(filters) >= 1 and all(f >= 1 for f in filters), name, filters,
                    "a non-empty list of positive ints")

@@ -7,19 +7,71 @@ Every loader yields unbatched elements
 
 from __future__ import annotations
 
+import os
+import sys
+
+import numpy as np
 import tensorflow as tf
 
 from kerasolr.config import DataConfig
-from kerasolr.data import synthfaces
+from kerasolr.data import celeba, folder, images, synthfaces
 
 SPLITS = ("train", "test")
+FOLDER_CSV = "labels.csv"
+_TABLES: dict = {}
+_SPLITS: dict = {}
 
 
 def label_names(data: DataConfig) -> tuple[str, ...]:
     """The label names a data config selects, in order."""
     if data.dataset == "synthfaces":
         return synthfaces.validate_attributes(data.attributes)
-    raise ValueError(f"unknown dataset {data.dataset!r}")
+    return _file_table(data).names
+
+
+def _file_table(data: DataConfig):
+    """The label table of a `celeba` or `folder` dataset (read once per process)."""
+    key = (data.dataset, data.root, data.attributes)
+    if key not in _TABLES:
+        if data.dataset == "celeba":
+            _TABLES[key] = celeba.read_attributes(
+                os.path.join(data.root, celeba.ATTRIBUTE_FILE), data.attributes)
+        elif data.dataset == "folder":
+            _TABLES[key] = folder.read_label_csv(os.path.join(data.root, FOLDER_CSV),
+                                                 data.attributes)
+        else:
+            raise ValueError(f"unknown dataset {data.dataset!r}")
+    return _TABLES[key]
+
+
+def _file_split(data: DataConfig, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Paths, labels and ids of one split of an image-file dataset, bad files
+    scanned once per process (an error naming the first, or skipped and reported)."""
+    key = (data, split)
+    if key not in _SPLITS:
+        if not os.path.isdir(data.root):
+            raise FileNotFoundError(f"dataset folder {data.root} does not exist")
+        table = _file_table(data)
+        partitions = None
+        if data.split_mode == "official":
+            if data.dataset != "celeba":
+                raise ValueError("data.split_mode='official' needs the celeba layout's "
+                                 "partition file; use 'random' for a folder")
+            partitions = celeba.read_partitions(os.path.join(data.root, celeba.PARTITION_FILE))
+        indices = celeba.split_indices(table.filenames, data.split_mode, split, partitions,
+                                       data.train_fraction, data.seed)
+        indices = indices[:data.num_train if split == "train" else data.num_test]
+        base = os.path.join(data.root, celeba.IMAGE_DIR) if data.dataset == "celeba" \
+            else data.root
+        paths = [os.path.join(base, table.filenames[i]) for i in indices]
+        good = images.check_or_skip(images.scan_images(paths, min_size=data.image_size),
+                                    data.skip_bad, log=_log)
+        _SPLITS[key] = ([paths[i] for i in good], table.labels[indices[good]], indices[good])
+    return _SPLITS[key]
+
+
+def _log(message: str) -> None:
+    print(f"[kerasolr] {message}", file=sys.stderr, flush=True)
 
 
 def load_split(data: DataConfig, split: str, cache: bool = False) -> tf.data.Dataset:
@@ -36,7 +88,12 @@ def load_split(data: DataConfig, split: str, cache: bool = False) -> tf.data.Dat
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
     if data.dataset != "synthfaces":
-        raise ValueError(f"unknown dataset {data.dataset!r}")
+        paths, labels, ids = _file_split(data, split)
+        ds = images.image_dataset(paths, labels, data.image_size, ids)
+        if cache:
+            ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE).cache()
+            ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds
     if split == "train":
         start, stop, noise = 0, data.num_train, data.label_noise
     else:
