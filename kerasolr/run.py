@@ -135,9 +135,10 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
         run_dir: The run directory (created if needed).
         strategy: Strategy to fit under; the default strategy if `None`.
     """
+    config.validate()
+    names = pipeline.label_names(config.data)    # bad dataset files fail before the run dir exists
     prepare_run_dir(config, run_dir)
     strategy = strategy or tf.distribute.get_strategy()
-    names = pipeline.label_names(config.data)
     d = config.data
     keras.utils.set_random_seed(config.seed)
     train_ds = pipeline.load_split(d, "train", cache=True)

@@ -18,6 +18,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     (["train", "--out", "X", "--preset", "huge"], "'huge'"),
     (["embed", "no/such/run"], "no/such/run"),
     (["evaluate", "no/such/run"], "no/such/run"),
+    (["train", "--out", "X", "--dataset", "celeba"], "data.root=None is invalid"),
+    (["train", "--out", "X", "--dataset", "folder", "--set", "data.root=no/such/dir"],
+     "no/such/dir"),
+    (["train", "--out", "X", "--set", "data.split_mode=sideways"], "'sideways'"),
+    (["train-decoder", "no/such/run"], "no/such/run"),
+    (["report", "no/such/run"], "no/such/run"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, tmp_path):
     argv = [a.replace("X", str(tmp_path / "run")) for a in argv]
