@@ -143,7 +143,8 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
     keras.utils.set_random_seed(config.seed)
     train_ds = pipeline.load_split(d, "train", cache=True)
     val_ds = pipeline.load_split(d, "test").take(VALIDATION_IMAGES).cache()
-    shuffle = min(SHUFFLE_BUFFER, d.num_train)
+    num_train = pipeline.split_size(d, "train")
+    shuffle = min(SHUFFLE_BUFFER, num_train)
 
     classifier_path = os.path.join(run_dir, "classifier.keras")
     if os.path.exists(classifier_path):
@@ -152,7 +153,7 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
             classifier = _load_model(classifier_path)
     else:
         c = config.classifier
-        log(f"classifier: {len(names)} labels, {d.num_train} images of {d.image_size}px, "
+        log(f"classifier: {len(names)} labels, {num_train} images of {d.image_size}px, "
             f"{c.epochs} epochs, occlusion on {c.occlusion_rate:.0%} of images")
         start = time.time()
         classifier, _ = fit_classifier(
@@ -170,7 +171,7 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
         log(f"encoder: found {encoder_path}, skipping")
         return
     s = config.siamese
-    log(f"siamese: L={len(names)} k={s.k}, {s.epochs} epochs of {d.num_train // 2} pairs, "
+    log(f"siamese: L={len(names)} k={s.k}, {s.epochs} epochs of {num_train // 2} pairs, "
         f"occlusion={s.occlusion} on {s.occlusion_rate:.0%} of images, T={s.temperature}")
     start = time.time()
     fixed = _take(val_ds, CHECK_IMAGES)
@@ -457,9 +458,9 @@ def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None)
     keras.utils.set_random_seed(config.seed + 3)
     train_images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
     test_split = pipeline.load_split(d, "test")
-    val = _take(test_split, min(VALIDATION_IMAGES // 2, d.num_test))
+    val = _take(test_split, min(VALIDATION_IMAGES // 2, pipeline.split_size(d, "test")))
     fixed = {key: value[:GRID_IMAGES] for key, value in val.items()}
-    shuffle = min(SHUFFLE_BUFFER, d.num_train)
+    shuffle = min(SHUFFLE_BUFFER, pipeline.split_size(d, "train"))
 
     def batches(codes: tf.data.Dataset, images: tf.data.Dataset | None, seed=None):
         # `images=None`: `codes` already yields `(code, image)` pairs.
@@ -623,7 +624,7 @@ def _fit_judge(run_dir, config, names, size: int) -> keras.Model:
 
     train_batches = pipeline.classifier_batches(
         pipeline.load_split(d, "train"), c.batch_size, e.judge_seed,
-        min(SHUFFLE_BUFFER, d.num_train)).map(crop)
+        min(SHUFFLE_BUFFER, pipeline.split_size(d, "train"))).map(crop)
     start = time.time()
     judge, _ = fit_classifier(judge_config, len(names), size, train_batches, None,
                               tf.distribute.get_strategy(), seed=e.judge_seed,

@@ -70,6 +70,13 @@ def _file_split(data: DataConfig, split: str) -> tuple[list[str], np.ndarray, np
     return _SPLITS[key]
 
 
+def split_size(data: DataConfig, split: str) -> int:
+    """How many images a split yields (after caps and skipped bad files)."""
+    if data.dataset == "synthfaces":
+        return data.num_train if split == "train" else data.num_test
+    return len(_file_split(data, split)[0])
+
+
 def _log(message: str) -> None:
     print(f"[kerasolr] {message}", file=sys.stderr, flush=True)
 
