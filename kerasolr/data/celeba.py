@@ -78,19 +78,42 @@ def read_attributes(path: str, attributes=None) -> AttributeTable:
     if not header:
         raise ValueError(f"{path}:2: empty header line (expected the attribute names)")
     selected = paper_attributes(header) if attributes is None else tuple(attributes)
+    numbered = ((number, parts[0], parts[1:])
+                for number, parts in enumerate((line.split() for line in lines[2:]), start=3)
+                if parts)
+    table = parse_label_rows(path, header, selected, numbered, "1 or -1 (or 0/1)")
+    if len(table.filenames) != count:
+        raise ValueError(f"{path}:1: the count line says {count} images, the file lists "
+                         f"{len(table.filenames)}")
+    return table
+
+
+def parse_label_rows(path: str, header, selected, numbered_rows, expected: str) -> AttributeTable:
+    """The row checks shared by every label file (CelebA's and a folder's CSV).
+
+    Args:
+        path: The label file (for messages).
+        header: All label names of the file, in column order.
+        selected: The names to keep, in this order.
+        numbered_rows: `(line number, filename, values)` of every non-empty row.
+        expected: How the file writes its values, for the bad-value message.
+
+    Returns:
+        The `AttributeTable`; "1" is 1, "0" and "-1" are 0.
+
+    Raises:
+        ValueError: One line naming the file, line and fault: an unknown
+            attribute, a wrong number of values, a duplicate image, a bad value.
+    """
     for name in selected:
         if name not in header:
             raise ValueError(f"unknown attribute {name!r} (not in the header of {path}); "
                              f"known: {', '.join(header)}")
-    columns = [header.index(name) for name in selected]
+    columns = [list(header).index(name) for name in selected]
     filenames: list[str] = []
     seen: set[str] = set()
     rows = []
-    for number, line in enumerate(lines[2:], start=3):
-        parts = line.split()
-        if not parts:
-            continue
-        filename, values = parts[0], parts[1:]
+    for number, filename, values in numbered_rows:
         if len(values) != len(header):
             raise ValueError(f"{path}:{number}: {filename} has {len(values)} values, expected "
                              f"{len(header)}")
@@ -100,20 +123,14 @@ def read_attributes(path: str, attributes=None) -> AttributeTable:
         row = []
         for column in columns:
             value = values[column]
-            if value in ("1",):
-                row.append(1.0)
-            elif value in ("-1", "0"):
-                row.append(0.0)
-            else:
+            if value not in ("1", "0", "-1"):
                 raise ValueError(f"{path}:{number}: {filename} has {value!r} for "
-                                 f"{header[column]}; expected 1 or -1 (or 0/1)")
+                                 f"{header[column]}; expected {expected}")
+            row.append(1.0 if value == "1" else 0.0)
         filenames.append(filename)
         rows.append(row)
-    if len(filenames) != count:
-        raise ValueError(f"{path}:1: the count line says {count} images, the file lists "
-                         f"{len(filenames)}")
     labels = np.asarray(rows, np.float32).reshape(len(rows), len(selected))
-    return AttributeTable(tuple(filenames), selected, labels)
+    return AttributeTable(tuple(filenames), tuple(selected), labels)
 
 
 def read_partitions(path: str) -> dict[str, int]:

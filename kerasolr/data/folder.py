@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import csv
 
-import numpy as np
-
-from kerasolr.data.celeba import AttributeTable
+from kerasolr.data.celeba import AttributeTable, parse_label_rows
 
 
 def read_label_csv(path: str, attributes=None) -> AttributeTable:
@@ -43,37 +41,10 @@ def read_label_csv(path: str, attributes=None) -> AttributeTable:
     if len(set(header)) != len(header):
         raise ValueError(f"{path}:1: a label name appears twice in the header")
     selected = tuple(header) if attributes is None else tuple(attributes)
-    for name in selected:
-        if name not in header:
-            raise ValueError(f"unknown attribute {name!r} (not in the header of {path}); "
-                             f"known: {', '.join(header)}")
-    columns = [header.index(name) for name in selected]
-    filenames: list[str] = []
-    seen: set[str] = set()
-    labels = []
-    for number, row in enumerate(rows[1:], start=2):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        filename, values = row[0].strip(), [v.strip() for v in row[1:]]
-        if len(values) != len(header):
-            raise ValueError(f"{path}:{number}: {filename} has {len(values)} values, expected "
-                             f"{len(header)}")
-        if filename in seen:
-            raise ValueError(f"{path}:{number}: {filename} appears twice")
-        seen.add(filename)
-        out = []
-        for column in columns:
-            value = values[column]
-            if value == "1":
-                out.append(1.0)
-            elif value in ("0", "-1"):
-                out.append(0.0)
-            else:
-                raise ValueError(f"{path}:{number}: {filename} has {value!r} for "
-                                 f"{header[column]}; expected 0 or 1 (or -1/1)")
-        filenames.append(filename)
-        labels.append(out)
-    if not filenames:
+    numbered = ((number, row[0].strip(), [v.strip() for v in row[1:]])
+                for number, row in enumerate(rows[1:], start=2)
+                if row and any(cell.strip() for cell in row))
+    table = parse_label_rows(path, header, selected, numbered, "0 or 1 (or -1/1)")
+    if not table.filenames:
         raise ValueError(f"{path}: no image rows after the header")
-    return AttributeTable(tuple(filenames), selected,
-                          np.asarray(labels, np.float32).reshape(len(labels), len(selected)))
+    return table
