@@ -1,7 +1,9 @@
 """The `kerasolr` command line: parse -> config -> one library call.
 
 Bad input (unknown dataset, missing directory, impossible config) prints one
-line `kerasolr: error: ...` and exits with code 2.
+line `kerasolr: error: ...` and exits with code 2; a fit whose loss becomes NaN
+prints one line saying where (its last good checkpoint is kept) and exits with 1.
+Every training command resumes an interrupted run when re-run unchanged.
 """
 
 from __future__ import annotations
@@ -144,6 +146,9 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError) as err:
         print(f"kerasolr: error: {err}", file=sys.stderr)
         return 2
+    except FloatingPointError as err:      # kerasolr.resume.TrainingDiverged
+        print(f"kerasolr: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("kerasolr: interrupted; re-run the same command to continue", file=sys.stderr)
         return 130

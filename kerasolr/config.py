@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-KNOWN_DATASETS = ("synthfaces", "celeba", "folder")
+KNOWN_DATASETS = ("synthfaces", "celeba", "folder", "celeba_tfds")
 SPLIT_MODES = ("random", "official")
 OCCLUSION_MODES = ("rectangle", "none")
 
@@ -22,8 +22,10 @@ class DataConfig:
 
     Attributes:
         dataset: `"synthfaces"` (built in, no download), `"celeba"` (the
-            official layout under `root`) or `"folder"` (`root/labels.csv` of
-            file names and 0/1 columns, see `kerasolr.data.folder`).
+            official layout under `root`), `"folder"` (`root/labels.csv` of
+            file names and 0/1 columns, see `kerasolr.data.folder`) or
+            `"celeba_tfds"` (TensorFlow Datasets' `celeb_a`, see
+            `kerasolr.data.tfds_celeba`).
         image_size: Square side the images are rendered or resized to.
         num_train: Training images: synthfaces indices `[0, num_train)`; for
             image files, at most this many of the training split, in order.
@@ -33,7 +35,9 @@ class DataConfig:
             test labels are always clean.
         attributes: Label names to use, or `None` for all of the dataset's.
         seed: Seed of the dataset generator (and of the random split).
-        root: Folder of a `celeba` or `folder` dataset.
+        root: Folder of a `celeba` or `folder` dataset; for `celeba_tfds`,
+            the TFDS `data_dir` (`None`: TFDS's default,
+            `~/tensorflow_datasets`).
         split_mode: `"random"` (the paper's seeded split, `train_fraction` for
             training, the rest for test) or `"official"` (CelebA's partition
             file: train / test).
@@ -41,6 +45,12 @@ class DataConfig:
             190,000 of 202,599 images).
         skip_bad: Skip missing, corrupt, truncated or too-small images (and
             report them) instead of stopping at the first with an error.
+        manual_dir: `celeba_tfds` only: folder holding CelebA's official
+            files (`img_align_celeba.zip`, `list_attr_celeba.txt`,
+            `list_eval_partition.txt`, `list_landmarks_align_celeba.txt`,
+            `identity_CelebA.txt`), used once to prepare the TFDS dataset in
+            `root` when it is not prepared yet (TFDS cannot download CelebA
+            from Google Drive itself).
     """
 
     dataset: str = "synthfaces"
@@ -54,6 +64,7 @@ class DataConfig:
     split_mode: str = "random"
     train_fraction: float = 190_000 / 202_599
     skip_bad: bool = False
+    manual_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -235,8 +246,10 @@ class RunConfig:
         _check(d.num_train >= 2, "data.num_train", d.num_train, ">= 2")
         _check(d.num_test >= 1, "data.num_test", d.num_test, ">= 1")
         _check(0.0 <= d.label_noise < 1.0, "data.label_noise", d.label_noise, "in [0, 1)")
-        _check(d.dataset == "synthfaces" or bool(d.root), "data.root", d.root,
+        _check(d.dataset in ("synthfaces", "celeba_tfds") or bool(d.root), "data.root", d.root,
                f"the folder of the {d.dataset} dataset")
+        _check(d.manual_dir is None or d.dataset == "celeba_tfds", "data.manual_dir",
+               d.manual_dir, "None unless data.dataset is 'celeba_tfds'")
         _check(d.split_mode in SPLIT_MODES, "data.split_mode", d.split_mode,
                f"one of {SPLIT_MODES}")
         _check(0.0 < d.train_fraction < 1.0, "data.train_fraction", d.train_fraction,

@@ -39,3 +39,31 @@ def get_strategy(tf_config: str | None = None) -> tf.distribute.Strategy:
 def strategy_from_environment() -> tf.distribute.Strategy:
     """`get_strategy` with the process's `TF_CONFIG` (for the CLI and recipes)."""
     return get_strategy(os.environ.get("TF_CONFIG"))
+
+
+def is_chief(strategy: tf.distribute.Strategy | None) -> bool:
+    """Whether this process writes the run directory: always, except on the
+    non-chief workers of a `MultiWorkerMirroredStrategy` (the chief is task
+    `chief`, or `worker` 0 when the cluster has no `chief`)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True
+    resolver = strategy.cluster_resolver
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type in (None, "chief"):
+        return True
+    return (task_type == "worker" and task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def barrier(strategy: tf.distribute.Strategy | None) -> None:
+    """Waits until every worker of a multi-worker strategy reaches this point
+    (an all-reduce of one number); returns at once otherwise."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+
+    @tf.function
+    def join():
+        context = tf.distribute.get_replica_context()
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.constant(1.0))
+
+    strategy.run(join)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 
 import keras
@@ -37,6 +38,7 @@ from kerasolr import augment, editing, figures, occlusion, plots
 from kerasolr.callbacks import VisualCheck
 from kerasolr.config import ClassifierConfig, RunConfig
 from kerasolr.data import pipeline, synthfaces
+from kerasolr.distribute import barrier, is_chief
 from kerasolr.embeddings import extract_embeddings, load_embeddings
 from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
 from kerasolr.evaluation.editing import edit_metrics, generation_metrics
@@ -45,6 +47,7 @@ from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
 from kerasolr.models.decoder import build_autoencoder, crop_to, decoder_from_config
+from kerasolr.resume import EpochCheckpoint, StopOnNaN, remove_checkpoint
 from kerasolr.training import (
     fit_classifier,
     fit_encoder,
@@ -127,18 +130,28 @@ def _load_model(path: str) -> keras.Model:
     return keras.saving.load_model(path, compile=False)
 
 
-def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | None = None) -> None:
+def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | None = None):
     """Stage 1: trains the classifier, then the Siamese encoder.
+
+    Every fit saves a checkpoint at each epoch end (`checkpoints/<stage>/`), so
+    re-running after a crash resumes the interrupted epoch; finished stages are
+    skipped. Under a multi-worker strategy every worker trains, the chief
+    writes the run directory and the others write to a scratch folder.
 
     Args:
         config: The run config.
         run_dir: The run directory (created if needed).
         strategy: Strategy to fit under; the default strategy if `None`.
+
+    Returns:
+        `(classifier, encoder)`.
     """
     config.validate()
     names = pipeline.label_names(config.data)    # bad dataset files fail before the run dir exists
-    prepare_run_dir(config, run_dir)
     strategy = strategy or tf.distribute.get_strategy()
+    out = _output_dir(run_dir, strategy)
+    if out == run_dir:
+        prepare_run_dir(config, run_dir)
     d = config.data
     keras.utils.set_random_seed(config.seed)
     train_ds = pipeline.load_split(d, "train", cache=True)
@@ -149,6 +162,7 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
     classifier_path = os.path.join(run_dir, "classifier.keras")
     if os.path.exists(classifier_path):
         log(f"classifier: found {classifier_path}, skipping")
+        remove_checkpoint(_checkpoint_dir(out, "classifier"))
         with strategy.scope():
             classifier = _load_model(classifier_path)
     else:
@@ -161,15 +175,15 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
             pipeline.classifier_batches(train_ds, c.batch_size, config.seed, shuffle),
             pipeline.classifier_batches(val_ds, c.batch_size), strategy,
             config.siamese.occlusion_min, config.siamese.occlusion_max, seed=config.seed,
-            callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history_classifier.csv"))],
-            verbose=_verbose())
-        save_model_atomically(classifier, classifier_path)
-        _record_timing(run_dir, "classifier_seconds", time.time() - start)
+            callbacks=_fit_callbacks(run_dir, out, "classifier"), verbose=_verbose())
+        _save_finished(classifier, out, "classifier")
+        _record_timing(out, "classifier_seconds", time.time() - start)
 
     encoder_path = os.path.join(run_dir, "encoder.keras")
     if os.path.exists(encoder_path):
         log(f"encoder: found {encoder_path}, skipping")
-        return
+        remove_checkpoint(_checkpoint_dir(out, "siamese"))
+        return classifier, _load_model(encoder_path)
     s = config.siamese
     log(f"siamese: L={len(names)} k={s.k}, {s.epochs} epochs of {num_train // 2} pairs, "
         f"occlusion={s.occlusion} on {s.occlusion_rate:.0%} of images, T={s.temperature}")
@@ -182,17 +196,49 @@ def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | No
         embeddings = _embed_array(model.encoder, fixed["image"])
         return _correlation_figure(embeddings, fixed["clean_labels"], truth_corr, names)
 
-    check = VisualCheck({"norm_correlation": norm_figure}, _training_figures_dir(run_dir),
-                        every=1, log_dir=os.path.join(run_dir, "tensorboard", "siamese"))
+    check = VisualCheck({"norm_correlation": norm_figure}, _training_figures_dir(out),
+                        every=1, log_dir=os.path.join(out, "tensorboard", "siamese"))
     encoder, _ = fit_encoder(
         s, classifier, len(names), d.image_size,
         pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle),
         pipeline.pair_batches(val_ds, s.batch_pairs), strategy, seed=config.seed,
-        callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history_siamese.csv")),
-                   check],
+        callbacks=_fit_callbacks(run_dir, out, "siamese", "encoder", [check]),
         verbose=_verbose())
-    save_model_atomically(encoder, encoder_path)
-    _record_timing(run_dir, "siamese_seconds", time.time() - start)
+    _save_finished(encoder, out, "siamese", "encoder")
+    _record_timing(out, "siamese_seconds", time.time() - start)
+    return classifier, encoder
+
+
+def _output_dir(run_dir: str, strategy) -> str:
+    """Where this process writes: the run directory on the chief (and in a
+    single process), a scratch folder on the other workers of a multi-worker
+    run, which read the chief's files (the run directory must be on storage
+    every worker sees)."""
+    if is_chief(strategy):
+        return run_dir
+    path = os.path.join(tempfile.gettempdir(), f"kerasolr-worker-{os.getpid()}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _checkpoint_dir(run_dir: str, stem: str) -> str:
+    return os.path.join(run_dir, "checkpoints", stem)
+
+
+def _fit_callbacks(run_dir: str, out: str, stem: str, what: str | None = None, extra=()):
+    """NaN stop, then the resumable checkpoint (read from the run directory,
+    written to `out`) that also writes `history_<stem>.csv`."""
+    what = what or stem
+    return [StopOnNaN(what, _checkpoint_dir(run_dir, stem)),
+            EpochCheckpoint(_checkpoint_dir(run_dir, stem), _checkpoint_dir(out, stem),
+                            os.path.join(out, f"history_{stem}.csv"), what, log),
+            *extra]
+
+
+def _save_finished(model, out: str, stem: str, file_stem: str | None = None) -> None:
+    """Saves a finished model (atomically), then drops its fit's checkpoint."""
+    save_model_atomically(model, os.path.join(out, f"{file_stem or stem}.keras"))
+    remove_checkpoint(_checkpoint_dir(out, stem))
 
 
 def embeddings_path(run_dir: str, split: str) -> str:
@@ -426,14 +472,14 @@ def _toggle_edits(embeddings, labels, label_ids, names, gaussians, seed):
 
 # === Stage 2b: decoders ===
 
-def fit_gaussians(run_dir: str) -> editing.LabelGaussians:
+def fit_gaussians(run_dir: str, out: str | None = None) -> editing.LabelGaussians:
     """Fits the label Gaussians (eq. 4-5) on the training embeddings and their
-    labels; writes `label_gaussians.npz`."""
+    labels; writes `label_gaussians.npz` (to `out`, default the run directory)."""
     config = read_config(run_dir)
     names = pipeline.label_names(config.data)
     train_emb = load_embeddings(_require(embeddings_path(run_dir, "train")))
     gaussians = editing.fit_label_gaussians(train_emb["embeddings"], train_emb["labels"], names)
-    gaussians.save(os.path.join(run_dir, GAUSSIANS_FILE))
+    gaussians.save(os.path.join(out or run_dir, GAUSSIANS_FILE))
     return gaussians
 
 
@@ -449,11 +495,12 @@ def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None)
     """
     config = read_config(run_dir)
     strategy = strategy or tf.distribute.get_strategy()
+    out = _output_dir(run_dir, strategy)
     names = pipeline.label_names(config.data)
     d, dec = config.data, config.decoder
     train_emb = load_embeddings(_require(embeddings_path(run_dir, "train")))
     test_emb = load_embeddings(_require(embeddings_path(run_dir, "test")))
-    gaussians = fit_gaussians(run_dir)
+    gaussians = fit_gaussians(run_dir, out)
     k = train_emb["embeddings"].shape[-1]
     keras.utils.set_random_seed(config.seed + 3)
     train_images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
@@ -477,20 +524,22 @@ def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None)
         return lambda: decoder_from_config(dec, input_shape, d.image_size, name)
 
     def fit(path, what, build, train_batches, val_data, figure_fns=None):
+        stem = os.path.splitext(os.path.basename(path))[0]
         if os.path.exists(path):
             log(f"{what}: found {path}, skipping")
+            remove_checkpoint(_checkpoint_dir(out, stem))
             return
-        stem = os.path.splitext(os.path.basename(path))[0]
         log(f"{what}: {dec.epochs} epochs, RMSprop {dec.learning_rate:g}, alpha={dec.alpha}")
-        callbacks = [keras.callbacks.CSVLogger(os.path.join(run_dir, f"history_{stem}.csv"))]
+        extra = []
         if figure_fns:
-            callbacks.append(VisualCheck(figure_fns, _training_figures_dir(run_dir), dec.every,
-                                         os.path.join(run_dir, "tensorboard", stem)))
+            extra.append(VisualCheck(figure_fns, _training_figures_dir(out), dec.every,
+                                     os.path.join(out, "tensorboard", stem)))
         start = time.time()
-        model, _ = fit_reconstruction(dec, build, train_batches, val_data, strategy, callbacks,
+        model, _ = fit_reconstruction(dec, build, train_batches, val_data, strategy,
+                                      _fit_callbacks(run_dir, out, stem, what, extra),
                                       _verbose())
-        save_model_atomically(model, path)
-        _record_timing(run_dir, f"{stem}_seconds", time.time() - start)
+        _save_finished(model, out, stem)
+        _record_timing(out, f"{stem}_seconds", time.time() - start)
 
     # --- OLR decoder, with visual checks on fixed held-out images ---
     fixed_emb = test_emb["embeddings"][:GRID_IMAGES]
@@ -628,8 +677,9 @@ def _fit_judge(run_dir, config, names, size: int) -> keras.Model:
     start = time.time()
     judge, _ = fit_classifier(judge_config, len(names), size, train_batches, None,
                               tf.distribute.get_strategy(), seed=e.judge_seed,
+                              callbacks=_fit_callbacks(run_dir, run_dir, "judge"),
                               verbose=_verbose())
-    save_model_atomically(judge, path)
+    _save_finished(judge, run_dir, "judge")
     _record_timing(run_dir, "judge_seconds", time.time() - start)
     return judge
 
@@ -748,9 +798,15 @@ def _save_decoder_figures(run_dir, config, names, test_emb, probs, decoder, base
 
 def run_all(config: RunConfig, run_dir: str, strategy=None) -> dict[str, float]:
     """Train, embed, train the decoders, evaluate and report: the whole chain."""
+    strategy = strategy or tf.distribute.get_strategy()
     train(config, run_dir, strategy)
-    embed(run_dir)
+    chief = is_chief(strategy)
+    if chief:
+        embed(run_dir)
+    barrier(strategy)           # the other workers wait for the chief's embeddings
     train_decoders(run_dir, strategy)
+    if not chief:
+        return {}
     results = evaluate(run_dir)
     from kerasolr.report import write_report
 

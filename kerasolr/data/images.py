@@ -27,6 +27,32 @@ def square_crop_box(height: int, width: int) -> tuple[int, int, int]:
     return (height - side) // 2, (width - side) // 2, side
 
 
+def decode(encoded: tf.Tensor) -> tf.Tensor:
+    """Decodes a JPEG, PNG, BMP or GIF (first frame) to `(height, width, 3)` uint8."""
+    return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+
+def square_crop_resize(image: tf.Tensor, image_size: int) -> tf.Tensor:
+    """The paper's square crop (`square_crop_box`), then an antialiased resize.
+
+    Args:
+        image: `(height, width, 3)` uint8 image.
+        image_size: Output side.
+
+    Returns:
+        `(image_size, image_size, 3)` float32 image in [0, 1].
+    """
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
+                                          (shape[1] - side) // 2, side, side)
+    image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, [image_size, image_size],
+                            antialias=True)
+    image = tf.clip_by_value(image, 0.0, 1.0)
+    image.set_shape([image_size, image_size, 3])
+    return image
+
+
 @dataclasses.dataclass(frozen=True)
 class ScanReport:
     """What a scan of the image files found.
@@ -57,8 +83,7 @@ def scan_images(paths, min_size: int, batch_size: int = 64) -> ScanReport:
             bad[i] = "missing file"
 
     def shape_of(index, path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return index, tf.shape(image)[:2]
+        return index, tf.shape(decode(tf.io.read_file(path)))[:2]
 
     ds = tf.data.Dataset.from_tensor_slices(
         (np.asarray(present, np.int64), np.asarray([paths[i] for i in present], str)))
@@ -109,15 +134,7 @@ def image_dataset(paths, labels, image_size: int, ids=None) -> tf.data.Dataset:
     ids = np.arange(len(paths), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
 
     def load(path, label, index):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        shape = tf.shape(image)
-        side = tf.minimum(shape[0], shape[1])
-        image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
-                                              (shape[1] - side) // 2, side, side)
-        image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, [image_size, image_size],
-                                antialias=True)
-        image = tf.clip_by_value(image, 0.0, 1.0)
-        image.set_shape([image_size, image_size, 3])
+        image = square_crop_resize(decode(tf.io.read_file(path)), image_size)
         return {"image": image, "labels": label, "clean_labels": label, "id": index}
 
     ds = tf.data.Dataset.from_tensor_slices((np.asarray([str(p) for p in paths]), labels, ids))

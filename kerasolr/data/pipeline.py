@@ -14,19 +14,43 @@ import numpy as np
 import tensorflow as tf
 
 from kerasolr.config import DataConfig
-from kerasolr.data import celeba, folder, images, synthfaces
+from kerasolr.data import celeba, folder, images, synthfaces, tfds_celeba
 
 SPLITS = ("train", "test")
 FOLDER_CSV = "labels.csv"
 _TABLES: dict = {}
 _SPLITS: dict = {}
+_BUILDERS: dict = {}
 
 
 def label_names(data: DataConfig) -> tuple[str, ...]:
     """The label names a data config selects, in order."""
     if data.dataset == "synthfaces":
         return synthfaces.validate_attributes(data.attributes)
+    if data.dataset == "celeba_tfds":
+        names = tfds_celeba.label_names(data.attributes)
+        _tfds_builder(data)      # not prepared and no way to prepare it: fail here
+        return names
     return _file_table(data).names
+
+
+def _tfds_builder(data: DataConfig):
+    """The prepared TFDS `celeb_a` builder (prepared from `manual_dir` once per data dir)."""
+    key = (data.root, data.manual_dir)
+    if key not in _BUILDERS:
+        _BUILDERS[key] = tfds_celeba.load_builder(data.root, data.manual_dir)
+    return _BUILDERS[key]
+
+
+def _tfds_split(data: DataConfig, split: str) -> np.ndarray:
+    """Official indices of one split of `celeba_tfds`, computed once per process."""
+    key = (data, split)
+    if key not in _SPLITS:
+        counts = tfds_celeba.split_counts(_tfds_builder(data))
+        _SPLITS[key] = tfds_celeba.split_ids(
+            counts, data.split_mode, split, data.train_fraction, data.seed,
+            data.num_train if split == "train" else data.num_test)
+    return _SPLITS[key]
 
 
 def _file_table(data: DataConfig):
@@ -74,6 +98,8 @@ def split_size(data: DataConfig, split: str) -> int:
     """How many images a split yields (after caps and skipped bad files)."""
     if data.dataset == "synthfaces":
         return data.num_train if split == "train" else data.num_test
+    if data.dataset == "celeba_tfds":
+        return len(_tfds_split(data, split))
     return len(_file_split(data, split)[0])
 
 
@@ -90,23 +116,25 @@ def load_split(data: DataConfig, split: str, cache: bool = False) -> tf.data.Dat
         cache: Keep the decoded split in memory (as uint8) after the first pass.
 
     Returns:
-        A `tf.data.Dataset` of element dicts, in index order.
+        A `tf.data.Dataset` of element dicts, in index order (`celeba_tfds`:
+        in TFDS's stored order, see `kerasolr.data.tfds_celeba`).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
-    if data.dataset != "synthfaces":
+    if data.dataset == "celeba_tfds":
+        names = tfds_celeba.label_names(data.attributes)
+        ds = tfds_celeba.make_dataset(_tfds_builder(data), _tfds_split(data, split), names,
+                                      data.image_size)
+    elif data.dataset != "synthfaces":
         paths, labels, ids = _file_split(data, split)
         ds = images.image_dataset(paths, labels, data.image_size, ids)
-        if cache:
-            ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE).cache()
-            ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds
-    if split == "train":
-        start, stop, noise = 0, data.num_train, data.label_noise
     else:
-        start, stop, noise = data.num_train, data.num_train + data.num_test, 0.0
-    ds = synthfaces.make_dataset(start, stop, image_size=data.image_size, seed=data.seed,
-                                 label_noise=noise, attributes=data.attributes)
+        if split == "train":
+            start, stop, noise = 0, data.num_train, data.label_noise
+        else:
+            start, stop, noise = data.num_train, data.num_train + data.num_test, 0.0
+        ds = synthfaces.make_dataset(start, stop, image_size=data.image_size, seed=data.seed,
+                                     label_noise=noise, attributes=data.attributes)
     if cache:
         ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE).cache()
         ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)

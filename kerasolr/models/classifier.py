@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from kerasolr import occlusion
 from kerasolr.models.blocks import conv_trunk
+from kerasolr.models.trainer import Trainer
 
 
 def build_classifier(num_labels: int, image_size: int, filters=(32, 64, 96, 128),
@@ -40,7 +41,7 @@ def build_classifier(num_labels: int, image_size: int, filters=(32, 64, 96, 128)
     return keras.Model(inputs, probs, name=name)
 
 
-class OccludedClassifierTrainer(keras.Model):
+class OccludedClassifierTrainer(Trainer):
     """Trains a classifier with BCE, occluding a fraction of the images.
 
     With `occlusion_rate = 0` this is plain training on clean images (the
@@ -101,4 +102,4 @@ class OccludedClassifierTrainer(keras.Model):
     def _update_metrics(self, loss, labels, probs):
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(labels, probs)
-        return {m.name: m.result() for m in self.metrics}
+        return self.results()

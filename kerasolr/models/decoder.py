@@ -25,6 +25,7 @@ from kerasolr.geometry import decoder_geometry
 from kerasolr.layers import Rescale
 from kerasolr.losses import reconstruction_loss, ssim_per_channel
 from kerasolr.models.blocks import BN_MOMENTUM, conv_trunk
+from kerasolr.models.trainer import Trainer
 
 TABLE1_TRANSPOSE = (128, 64, 64, 64, 64)
 TABLE1_CONV = (64, 64, 64, 64, 32)
@@ -113,7 +114,7 @@ def build_autoencoder(image_size: int, bottleneck: int, encoder_filters, decoder
     return keras.Model(inputs, decoder(code), name=name)
 
 
-class ReconstructionTrainer(keras.Model):
+class ReconstructionTrainer(Trainer):
     """Trains a decoder-like model on `(codes, images)` batches with paper eq. 3.
 
     The target is the image cropped centrally to the model's output size; the
@@ -171,7 +172,7 @@ class ReconstructionTrainer(keras.Model):
         self.loss_tracker.update_state(loss)
         self.ssim_tracker.update_state(
             tf.reduce_mean(ssim_per_channel(target, out["image"], 1.0, self.ssim_filter_size)))
-        return {m.name: m.result() for m in self.metrics}
+        return self.results()
 
 
 def decoder_from_config(config, input_shape, image_size: int, name: str = "decoder"):

@@ -9,6 +9,7 @@ from kerasolr import occlusion
 from kerasolr.layers import LabelGroupPooling
 from kerasolr.losses import pair_mse
 from kerasolr.models.blocks import conv_trunk
+from kerasolr.models.trainer import Trainer
 
 LABEL_LAYER_INIT_SCALE = 0.01
 
@@ -79,7 +80,7 @@ def _unflatten_pairs(rows):
     return tf.reshape(rows, [-1, 2, *rows.shape[1:]])
 
 
-class OLRModel(keras.Model):
+class OLRModel(Trainer):
     """Trains an encoder so pair dot products match the classifier's joint probabilities.
 
     Each batch holds image pairs `(batch, 2, S, S, 3)`. Both images of every
@@ -177,4 +178,4 @@ class OLRModel(keras.Model):
     def _update_metrics(self, loss, joint):
         self.loss_tracker.update_state(loss)
         self.target_tracker.update_state(tf.reduce_mean(joint))
-        return {m.name: m.result() for m in self.metrics}
+        return self.results()

@@ -1,0 +1,57 @@
+"""The base of kerasolr's training models: `keras.Model` made to fit under
+`MultiWorkerMirroredStrategy`.
+
+Keras 3.15's TensorFlow trainer does not run `fit` under a multi-worker
+strategy (keras-team/keras#20585, tensorflow/tensorflow#72388), for two
+reasons this class works around, and nothing else:
+
+1. Before the first epoch, `fit` builds the model from one batch, which it
+   turns into a tensor with `strategy.reduce("MEAN", batch, axis=None)`; under
+   `MultiWorkerMirroredStrategy` that reduce fails on a `PerReplica` batch.
+   Building needs only the batch's structure and shapes, so here it uses zeros
+   shaped by the dataset's element spec (under every strategy: drawing the
+   batch also started an extra pass of the dataset, shifting the shuffle order
+   of every epoch relative to a single-device run).
+2. After each step, `fit` reduces the step's outputs with
+   `strategy.reduce("MEAN", value, axis=0)` under a multi-worker strategy,
+   which fails on the scalar metric results every `train_step` returns. Here
+   the results are returned with shape `(1,)` in that case only, so the
+   reduction averages the replicas' values into the scalar Keras logs.
+
+Metric values are per-replica means averaged over replicas (every replica
+holds an equal share of the global batch); the gradients, and so the
+weights, are exact all-reduces.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def _multi_worker(strategy) -> bool:
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode())
+
+
+class Trainer(keras.Model):
+    """`keras.Model` whose custom `train_step`/`test_step` return `self.results()`."""
+
+    def results(self) -> dict:
+        """The metrics' current values (shape `(1,)` under a multi-worker strategy)."""
+        values = {m.name: m.result() for m in self.metrics}
+        if _multi_worker(self.distribute_strategy):
+            values = {name: tf.reshape(value, [1]) for name, value in values.items()}
+        return values
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None or iterator is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        # Zeros shaped like one batch, from the dataset's element spec: drawing a
+        # real batch (as Keras does) would start an iteration of the dataset and
+        # so shift every later epoch's shuffle order relative to one device.
+        spec = iterator.data_adapter.get_tf_dataset().element_spec
+        data_batch = tf.nest.map_structure(
+            lambda s: tf.zeros([1 if d is None else d for d in s.shape], s.dtype), spec)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)

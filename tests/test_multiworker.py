@@ -1,0 +1,86 @@
+"""Two `MultiWorkerMirroredStrategy` workers on 127.0.0.1 train the tiny run
+and end with the weights of one process training alone."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "tests", "multiworker_train.py")
+
+pytestmark = pytest.mark.slow
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _env(tf_config=None):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("TF_CONFIG", None)
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
+    return env
+
+
+def _weights(path):
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
+    single = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "single"),
+                             str(tmp_path / "single.npz")], capture_output=True, text=True,
+                            env=_env(), timeout=600, cwd=ROOT)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]   # noqa: SIM115
+    procs = [subprocess.Popen(
+        [sys.executable, SCRIPT, str(tmp_path / "multi"), str(tmp_path / f"worker{i}.npz")],
+        stdout=logs[i], stderr=subprocess.STDOUT, cwd=ROOT,
+        env=_env({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}))
+        for i in range(2)]
+    try:
+        codes = [proc.wait(timeout=600) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+        for log in logs:
+            log.close()
+    outputs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+
+    reference = _weights(tmp_path / "single.npz")
+    worker0, worker1 = _weights(tmp_path / "worker0.npz"), _weights(tmp_path / "worker1.npz")
+    assert int(reference.pop("replicas")) == 1
+    assert int(worker0.pop("replicas")) == int(worker1.pop("replicas")) == 2
+    assert worker0.keys() == reference.keys()
+    worst = 0.0
+    for name, expected in reference.items():
+        np.testing.assert_array_equal(worker0[name], worker1[name], err_msg=name)
+        np.testing.assert_allclose(worker0[name], expected, rtol=1e-3, atol=1e-4, err_msg=name)
+        worst = max(worst, float(np.abs(worker0[name] - expected).max()))
+    print(f"largest difference to the single process: {worst:.2e}")
+
+    # One run directory, written once, by the chief (worker 0).
+    multi = tmp_path / "multi"
+    for name in ("config.json", "classifier.keras", "encoder.keras", "history_classifier.csv",
+                 "history_siamese.csv"):
+        assert (multi / name).exists(), name
+    with open(multi / "history_classifier.csv") as f:
+        rows = f.read().splitlines()[1:]
+    with open(tmp_path / "single" / "history_classifier.csv") as f:
+        assert len(rows) == len(f.read().splitlines()[1:]) == 2
+    assert not (multi / "checkpoints").exists()
