@@ -37,8 +37,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="split to embed (repeatable; default: both)")
     p.add_argument("--force", action="store_true", help="re-embed even if the file exists")
 
-    p = sub.add_parser("evaluate", help="paper section 4.1 evaluation; writes results.json")
+    p = sub.add_parser("evaluate", help="paper sections 4.1-4.5 on the run's held-out split "
+                                        "(or 4.1 on another dataset with --data); writes "
+                                        "results.json")
     p.add_argument("run_dir")
+    p.add_argument("--data", metavar="DATASET:ROOT",
+                   help="evaluate on another dataset instead: celeba:FOLDER, folder:FOLDER or "
+                        "celeba_tfds[:DATA_DIR] (same labels as the run)")
+    p.add_argument("--split", default="test", choices=["train", "test"],
+                   help="split of --data to evaluate (default: test)")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="data.FIELD=VALUE",
+                   help="with --data: a data field, e.g. --set data.split_mode=official")
+    p.add_argument("--out", help="with --data: output folder "
+                                 "(default: RUN_DIR/evaluations/DATASET-SPLIT)")
 
     p = sub.add_parser("train-decoder",
                        help="train the reconstruction decoder (and its baselines) on a run's "
@@ -108,6 +120,15 @@ def main(argv=None) -> int:
             _check_run_dir(args.run)
         else:
             _check_run_dir(args.run_dir)
+        data = None
+        if args.command == "evaluate":
+            if args.data is None and (args.overrides or args.out or args.split != "test"):
+                raise ValueError("--split, --set and --out need --data")
+            if args.data is not None:
+                from kerasolr import config as cfg
+
+                data = cfg.data_from_spec(cfg.read_run_config(args.run_dir), args.data,
+                                          args.overrides)
         if args.command == "report":     # needs no TensorFlow
             from kerasolr.report import write_report
 
@@ -120,6 +141,10 @@ def main(argv=None) -> int:
             run.train(config, args.out, strategy_from_environment())
         elif args.command == "embed":
             run.embed(args.run_dir, tuple(args.split or ("train", "test")), force=args.force)
+        elif args.command == "evaluate" and data is not None:
+            results = run.evaluate_on(args.run_dir, data, args.split, args.out)
+            print(json.dumps({k: v for k, v in results.items() if not k.startswith("per_label")},
+                             indent=2, sort_keys=True))
         elif args.command == "evaluate":
             results = run.evaluate(args.run_dir)
             print(json.dumps({k: v for k, v in results.items() if not k.startswith("per_label")},

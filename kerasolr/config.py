@@ -365,6 +365,49 @@ def _build(section_cls: type, values: dict[str, Any], prefix: str):
     return section_cls(**kwargs)
 
 
+def read_run_config(run_dir: str, name: str = "config.json") -> RunConfig:
+    """Reads and validates a run directory's config (no TensorFlow needed)."""
+    import os
+
+    path = os.path.join(run_dir, name)
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: not a kerasolr run directory")
+    try:
+        with open(path) as f:
+            return RunConfig.from_dict(json.load(f)).validate()
+    except (json.JSONDecodeError, TypeError) as err:
+        raise ValueError(f"{path} is not a valid kerasolr config: {err}") from None
+
+
+ALL = 2**31 - 1      # "no cap" for num_train / num_test
+
+
+def data_from_spec(config: RunConfig, spec: str, assignments=()) -> DataConfig:
+    """The data config of a loader spec `DATASET[:ROOT]`, e.g.
+    `celeba:/data/celeba`, `folder:/data/mine` or `celeba_tfds`.
+
+    Starts from `config.data` (same labels, seed and split settings), takes the
+    spec's dataset and root, lifts the caps on split sizes, then applies
+    `data.field=value` assignments (e.g. `data.split_mode=official`).
+
+    Raises:
+        ValueError: Naming the spec or the assignment at fault.
+    """
+    dataset, _, root = spec.partition(":")
+    if dataset not in KNOWN_DATASETS or dataset == "synthfaces" and root:
+        raise ValueError(f"bad data spec {spec!r}: expected DATASET:ROOT with DATASET one of "
+                         f"{', '.join(d for d in KNOWN_DATASETS if d != 'synthfaces')} "
+                         "(or 'synthfaces' / 'celeba_tfds' alone)")
+    data = dataclasses.replace(config.data, dataset=dataset, root=root or None,
+                               num_train=ALL, num_test=ALL, manual_dir=None)
+    for item in assignments:
+        if not item.startswith("data."):
+            raise ValueError(f"{item!r}: only data.* fields can be set for an evaluation")
+    return override(dataclasses.replace(config, data=data), list(assignments)).data
+
+
 def override(config: RunConfig, assignments: list[str]) -> RunConfig:
     """Applies `section.field=value` strings (values parsed as JSON, else str).
 

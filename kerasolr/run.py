@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from kerasolr import augment, editing, figures, occlusion, plots
 from kerasolr.callbacks import VisualCheck
-from kerasolr.config import ClassifierConfig, RunConfig
+from kerasolr.config import ClassifierConfig, RunConfig, read_run_config
 from kerasolr.data import pipeline, synthfaces
 from kerasolr.distribute import barrier, is_chief
 from kerasolr.embeddings import extract_embeddings, load_embeddings
@@ -92,16 +92,7 @@ def prepare_run_dir(config: RunConfig, run_dir: str) -> None:
 
 def read_config(run_dir: str) -> RunConfig:
     """Reads and validates `RUN_DIR/config.json`."""
-    path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: not a kerasolr run directory")
-    try:
-        with open(path) as f:
-            return RunConfig.from_dict(json.load(f)).validate()
-    except (json.JSONDecodeError, TypeError) as err:
-        raise ValueError(f"{path} is not a valid kerasolr config: {err}") from None
+    return read_run_config(run_dir, CONFIG_FILE)
 
 
 def _write_json_atomically(path: str, obj) -> None:
@@ -275,12 +266,12 @@ def _predict_images(model, batches) -> np.ndarray:
 
 
 def evaluate(run_dir: str) -> dict[str, float]:
-    """Stage 3: paper section 4.1 on the held-out split; writes `results.json`.
+    """Stage 3: paper sections 4.1-4.5 on the held-out split; writes `results.json`.
 
     Classifier vs linear probe (mean and balanced accuracy, per label) next to
     the majority baseline; slot-norm AUC and absent/present norm ratio;
     correlation of slot norms vs the labels' (and, on synthfaces, the
-    generator's exact) correlation matrix.
+    generator's exact) correlation matrix; then PCA, reconstructions and edits.
 
     Returns:
         The flat results dict.
@@ -291,10 +282,92 @@ def evaluate(run_dir: str) -> dict[str, float]:
     train_emb = load_embeddings(_require(embeddings_path(run_dir, "train")))
     test_emb = load_embeddings(_require(embeddings_path(run_dir, "test")))
     classifier = _load_model(os.path.join(run_dir, "classifier.keras"))
+    results, probs = _section_41(config, config.data, "test", names, classifier, train_emb,
+                                 test_emb)
+    truth_corr = _truth_correlation(config, names)
+    if truth_corr is not None:
+        results["correlation.norm_vs_truth_pearson"] = matrix_agreement(
+            norm_correlation_matrix(test_emb["embeddings"]), truth_corr)
+    results.update(_correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr))
+    if os.path.exists(os.path.join(run_dir, "decoder.keras")):
+        results.update(_reconstruction_and_edits(run_dir, config, names, test_emb, probs))
+    else:
+        log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
+    _record_timing(run_dir, "evaluate_seconds", time.time() - start)
+    with open(os.path.join(run_dir, TIMING_FILE)) as f:
+        timing = json.load(f)
+    for key, value in timing.items():
+        results[f"timing.{key}"] = float(value)
+    results["timing.total_seconds"] = float(sum(timing.values()))
+    _write_json_atomically(os.path.join(run_dir, RESULTS_FILE), results)
+    with open(os.path.join(run_dir, "summary.txt"), "w") as f:
+        f.write(format_summary(config, names, results))
+    return results
+
+
+def evaluate_on(run_dir: str, data, split: str = "test", out_dir: str | None = None
+                ) -> dict[str, float]:
+    """Section 4.1 of a trained run on another dataset (or another split).
+
+    The run's classifier and encoder are applied to `split` of `data`; the
+    linear probe and the majority baseline are trained on the run's own
+    training embeddings. Writes `OUT/embeddings/<split>.npz`, `OUT/data.json`
+    (the data config evaluated), `OUT/results.json` (the keys of the run's
+    section 4.1 results) and `OUT/summary.txt`.
+
+    Args:
+        run_dir: A trained and embedded run.
+        data: The `DataConfig` to evaluate on; its labels must be the run's,
+            by name and order, and its images are resized to the run's size.
+        split: `"train"` or `"test"` of `data`.
+        out_dir: Output folder (default `RUN_DIR/evaluations/<dataset>-<split>`).
+
+    Returns:
+        The flat results dict.
+    """
+    import dataclasses
+
+    config = read_config(run_dir)
+    names = pipeline.label_names(config.data)
+    data = dataclasses.replace(data, image_size=config.data.image_size)
+    other = pipeline.label_names(data)
+    if tuple(other) != tuple(names):
+        missing = [n for n in names if n not in other]
+        raise ValueError(
+            f"the {data.dataset} dataset at {data.root} has labels that differ from the run's "
+            + (f"(missing: {', '.join(missing)})" if missing else "(same names, other order)")
+            + f"; select the run's labels with --set data.attributes={json.dumps(list(names))}")
+    out_dir = out_dir or os.path.join(run_dir, "evaluations", f"{data.dataset}-{split}")
+    os.makedirs(out_dir, exist_ok=True)
+    _write_json_atomically(os.path.join(out_dir, "data.json"), dataclasses.asdict(data))
+    train_emb = load_embeddings(_require(embeddings_path(run_dir, "train")))
+    classifier = _load_model(os.path.join(run_dir, "classifier.keras"))
+    encoder = _load_model(os.path.join(run_dir, "encoder.keras"))
+    path = embeddings_path(out_dir, split)
+    log(f"evaluate: embedding the {split} split of {data.dataset} ({data.root}) -> {path}")
+    extract_embeddings(encoder, pipeline.example_batches(pipeline.load_split(data, split), 256),
+                       path, progress=True)
+    results, _ = _section_41(config, data, split, names, classifier, train_emb,
+                             load_embeddings(path))
+    _write_json_atomically(os.path.join(out_dir, RESULTS_FILE), results)
+    with open(os.path.join(out_dir, "summary.txt"), "w") as f:
+        f.write(format_section_41(config, names, results,
+                                  f"{data.dataset} {split} split ({data.root})"))
+    return results
+
+
+def _section_41(config: RunConfig, data, split: str, names, classifier, train_emb, test_emb):
+    """Paper section 4.1 on one split of `data`: the classifier on clean and
+    occluded images, the linear probe trained on the run's training
+    embeddings, the majority baseline, slot norms and their correlations.
+
+    Returns:
+        `(results, classifier probabilities on the split)`.
+    """
     test_truth = test_emb["clean_labels"]
 
     log("evaluate: classifier on clean and occluded test images")
-    batches = pipeline.example_batches(pipeline.load_split(config.data, "test"), 256)
+    batches = pipeline.example_batches(pipeline.load_split(data, split), 256)
     probs = _predict_images(classifier, batches)
     s = config.siamese
 
@@ -327,24 +400,7 @@ def evaluate(run_dir: str) -> dict[str, float]:
     norm_corr = norm_correlation_matrix(test_emb["embeddings"])
     label_corr = np.corrcoef(np.asarray(test_truth, np.float64), rowvar=False)
     results["correlation.norm_vs_label_pearson"] = matrix_agreement(norm_corr, label_corr)
-    truth_corr = _truth_correlation(config, names)
-    if truth_corr is not None:
-        results["correlation.norm_vs_truth_pearson"] = matrix_agreement(norm_corr, truth_corr)
-    results.update(_correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr))
-    if os.path.exists(os.path.join(run_dir, "decoder.keras")):
-        results.update(_reconstruction_and_edits(run_dir, config, names, test_emb, probs))
-    else:
-        log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
-    _record_timing(run_dir, "evaluate_seconds", time.time() - start)
-    with open(os.path.join(run_dir, TIMING_FILE)) as f:
-        timing = json.load(f)
-    for key, value in timing.items():
-        results[f"timing.{key}"] = float(value)
-    results["timing.total_seconds"] = float(sum(timing.values()))
-    _write_json_atomically(os.path.join(run_dir, RESULTS_FILE), results)
-    with open(os.path.join(run_dir, "summary.txt"), "w") as f:
-        f.write(format_summary(config, names, results))
-    return results
+    return results, probs
 
 
 def _require(path: str) -> str:
@@ -353,14 +409,27 @@ def _require(path: str) -> str:
     return path
 
 
-def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
-    """A short human-readable summary of a run's results."""
-    r = results
-    lines = [
-        f"kerasolr run (preset {config.preset}): {config.data.dataset}, "
-        f"{config.data.image_size}px, L={len(names)}, k={config.siamese.k}",
-        "",
-        "Paper section 4.1, held-out split          mean acc   balanced",
+def format_section_41(config: RunConfig, names, results: dict[str, float], where: str) -> str:
+    """Section 4.1 of a run evaluated on another dataset or split, for people."""
+    lines = [f"kerasolr run (preset {config.preset}, trained on {config.data.dataset}) "
+             f"evaluated on {where}", "", *_section_41_lines(results, "evaluated split"),
+             *_per_label_lines(names, results)]
+    return "\n".join(lines) + "\n"
+
+
+def _per_label_lines(names, r) -> list[str]:
+    lines = ["", f"{'label':22s} classifier  probe   norm AUC  absent/present"]
+    for name in names:
+        lines.append(
+            f"{name:22s} {r[f'per_label.{name}.classifier_accuracy']:.4f}     "
+            f"{r[f'per_label.{name}.probe_accuracy']:.4f}  {r[f'per_label.{name}.norm_auc']:.4f}"
+            f"    {r[f'per_label.{name}.absent_present_norm_ratio']:.3f}")
+    return lines
+
+
+def _section_41_lines(r, split_title: str = "held-out split") -> list[str]:
+    return [
+        f"Paper section 4.1, {split_title:24s}mean acc   balanced",
         f"  convolutional classifier                  {r['classifier.mean_accuracy']:.4f}"
         f"     {r['classifier.balanced_accuracy']:.4f}",
         f"  linear probe on OLR embeddings            {r['probe.mean_accuracy']:.4f}"
@@ -373,6 +442,15 @@ def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
         f"median norm absent/present: {r['slots.absent_present_norm_ratio']:.3f}",
         f"Norm-correlation vs label-correlation: r = {r['correlation.norm_vs_label_pearson']:.3f}",
     ]
+
+
+def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
+    """A short human-readable summary of a run's results."""
+    r = results
+    lines = [
+        f"kerasolr run (preset {config.preset}): {config.data.dataset}, "
+        f"{config.data.image_size}px, L={len(names)}, k={config.siamese.k}",
+        "", *_section_41_lines(r)]
     if "correlation.norm_vs_truth_pearson" in r:
         lines.append("Norm-correlation vs generator truth:   r = "
                      f"{r['correlation.norm_vs_truth_pearson']:.3f}")
@@ -400,12 +478,7 @@ def format_summary(config: RunConfig, names, results: dict[str, float]) -> str:
             f"  generation from labels alone: accuracy {r['generation.accuracy']:.3f}, "
             f"unwanted absent {r['generation.unwanted_absent']:.3f}",
         ]
-    lines += ["", f"{'label':22s} classifier  probe   norm AUC  absent/present"]
-    for name in names:
-        lines.append(
-            f"{name:22s} {r[f'per_label.{name}.classifier_accuracy']:.4f}     "
-            f"{r[f'per_label.{name}.probe_accuracy']:.4f}  {r[f'per_label.{name}.norm_auc']:.4f}"
-            f"    {r[f'per_label.{name}.absent_present_norm_ratio']:.3f}")
+    lines += _per_label_lines(names, r)
     lines += ["", f"Total time: {r['timing.total_seconds']:.0f} s"]
     return "\n".join(lines) + "\n"
 

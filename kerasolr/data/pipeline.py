@@ -85,6 +85,9 @@ def _file_split(data: DataConfig, split: str) -> tuple[list[str], np.ndarray, np
         indices = celeba.split_indices(table.filenames, data.split_mode, split, partitions,
                                        data.train_fraction, data.seed)
         indices = indices[:data.num_train if split == "train" else data.num_test]
+        if len(indices) == 0:
+            raise ValueError(f"the {split} split of the {data.dataset} dataset at {data.root} "
+                             f"is empty (split_mode={data.split_mode!r})")
         base = os.path.join(data.root, celeba.IMAGE_DIR) if data.dataset == "celeba" \
             else data.root
         paths = [os.path.join(base, table.filenames[i]) for i in indices]
