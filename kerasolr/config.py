@@ -14,6 +14,7 @@ from typing import Any
 KNOWN_DATASETS = ("synthfaces", "celeba", "folder", "celeba_tfds")
 SPLIT_MODES = ("random", "official")
 OCCLUSION_MODES = ("rectangle", "none")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,10 @@ class RunConfig:
         edit: Editing, generation and their judge.
         seed: Seed of weights, pairing, occlusion and shuffling.
         preset: Name of the preset the config started from (for the record).
+        precision: Keras dtype policy of every fit: `"float32"`, or
+            `"mixed_float16"` (GPUs; dynamic loss scaling) or `"mixed_bfloat16"`
+            (TPUs, recent GPUs and CPUs): layers compute in 16 bits, weights,
+            outputs and losses stay float32.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -236,6 +241,7 @@ class RunConfig:
     edit: EditConfig = field(default_factory=EditConfig)
     seed: int = 0
     preset: str = "custom"
+    precision: str = "float32"
 
     def validate(self) -> RunConfig:
         """Checks every field; raises `ValueError` naming the bad value."""
@@ -243,6 +249,8 @@ class RunConfig:
         if d.dataset not in KNOWN_DATASETS:
             raise ValueError(f"unknown dataset {d.dataset!r}; known: {', '.join(KNOWN_DATASETS)}")
         _check(16 <= d.image_size <= 178, "data.image_size", d.image_size, "in [16, 178]")
+        _check(self.precision in PRECISIONS, "precision", self.precision,
+               f"one of {PRECISIONS}")
         _check(d.num_train >= 2, "data.num_train", d.num_train, ">= 2")
         _check(d.num_test >= 1, "data.num_test", d.num_test, ">= 1")
         _check(0.0 <= d.label_noise < 1.0, "data.label_noise", d.label_noise, "in [0, 1)")
@@ -341,7 +349,7 @@ class RunConfig:
         for key, value in d.items():
             if key in sections:
                 kwargs[key] = _build(sections[key], value, key)
-            elif key in ("seed", "preset"):
+            elif key in ("seed", "preset", "precision"):
                 kwargs[key] = value
             else:
                 raise ValueError(f"unknown config section {key!r}")
@@ -428,7 +436,7 @@ def override(config: RunConfig, assignments: list[str]) -> RunConfig:
         except json.JSONDecodeError:
             value = raw
         parts = key.strip().split(".")
-        if len(parts) == 1 and parts[0] in ("seed", "preset"):
+        if len(parts) == 1 and parts[0] in ("seed", "preset", "precision"):
             d[parts[0]] = value
         elif len(parts) == 2 and isinstance(d.get(parts[0]), dict):
             if parts[1] not in d[parts[0]]:

@@ -24,6 +24,7 @@ continues an interrupted run instead of redoing finished stages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -121,7 +122,25 @@ def _load_model(path: str) -> keras.Model:
     return keras.saving.load_model(path, compile=False)
 
 
+@contextlib.contextmanager
+def _precision(policy: str):
+    """Builds and fits under a Keras dtype policy (`config.precision`), then
+    restores the previous one."""
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
 def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | None = None):
+    """Stage 1 under `config.precision`; see `_train`."""
+    with _precision(config.validate().precision):
+        return _train(config, run_dir, strategy)
+
+
+def _train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | None = None):
     """Stage 1: trains the classifier, then the Siamese encoder.
 
     Every fit saves a checkpoint at each epoch end (`checkpoints/<stage>/`), so
@@ -557,6 +576,12 @@ def fit_gaussians(run_dir: str, out: str | None = None) -> editing.LabelGaussian
 
 
 def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> None:
+    """Stage 2b under the run's `precision`; see `_train_decoders`."""
+    with _precision(read_config(run_dir).precision):
+        _train_decoders(run_dir, strategy)
+
+
+def _train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> None:
     """Stage 2b: the reconstruction decoder on frozen embeddings, and its baselines.
 
     Trains `decoder.keras` (paper section 4.4) on the training split's saved
@@ -843,7 +868,8 @@ def _save_decoder_figures(run_dir, config, names, test_emb, probs, decoder, base
         {title: _decode(decoder, emb) for title, emb in edits.items()}),
         os.path.join(figures_dir, "edits.png"))
 
-    label_sets = test_emb["clean_labels"][:GENERATION_ROWS]
+    # Labels no training image had have no Gaussian: not asked for.
+    label_sets = (test_emb["clean_labels"][:GENERATION_ROWS] > 0.5) & (gaussians.counts > 0)
     per_row = 8
     generated = _decode(decoder, editing.generate(np.repeat(label_sets, per_row, axis=0),
                                                   gaussians, config.seed + 2))

@@ -118,3 +118,19 @@ def test_gaussian_blur_keeps_constants_and_smooths_an_impulse():
     unchanged = np.all(out == images, axis=(1, 2, 3))
     assert 10 < unchanged.sum() < 54
     np.testing.assert_array_equal(random_blur(images, rate=0.0, seed=1), images)
+
+
+def test_a_label_no_training_image_had_is_not_added_or_generated():
+    fitted = _gaussians()
+    counts = np.array(fitted.counts)
+    counts[1] = 0                                   # B: absent from the training set
+    gaussians = editing.LabelGaussians(fitted.names, fitted.means, fitted.covariances, counts)
+    embeddings = np.zeros((10, 3, 4), np.float32)
+    embeddings[:5] = 2.0
+    r = edit_metrics(embeddings, _norm_judge, gaussians, seed=0)
+    assert np.isnan(r["per_label.B.add_success"]) and np.isnan(r["per_label.B.add_success_scaled"])
+    assert r["per_label.B.remove_success"] == 1.0
+    assert r["edit.add_success"] == 1.0             # A and C still measured
+    wanted = np.array([[1, 1, 0], [0, 1, 1]])
+    g = generation_metrics(wanted, _norm_judge, gaussians, seed=0)
+    assert g["generation.accuracy"] == 1.0 and np.isnan(g["per_label.B.generation_accuracy"])

@@ -47,7 +47,8 @@ def edit_metrics(embeddings, decode_and_judge, gaussians: editing.LabelGaussians
     Returns:
         Flat `edit.*` and `per_label.<Name>.{add_success, remove_success,
         edit_preservation, emphasis_gain}` metrics (NaN where no case applies,
-        e.g. a label the judge sees in every reconstruction has no add case).
+        e.g. a label the judge sees in every reconstruction has no add case,
+        and a label absent from every training image cannot be added).
     """
     embeddings = np.asarray(embeddings, np.float32)
     names = gaussians.names
@@ -57,20 +58,23 @@ def edit_metrics(embeddings, decode_and_judge, gaussians: editing.LabelGaussians
     adds, adds_scaled, removes, keeps, gains = [], [], [], [], []
     for label, name in enumerate(names):
         others = np.arange(len(names)) != label
-        added = decode_and_judge(editing.add_label(embeddings, label, gaussians, seed)) > threshold
         removed = decode_and_judge(editing.remove_label(embeddings, label)) > threshold
-        add = _rate(added[~base[:, label], label])
         absent = ~base[:, label]
-        if absent.any():
+        sampled = gaussians.counts[label] > 0      # a label no training image had: no add
+        added = (decode_and_judge(editing.add_label(embeddings, label, gaussians, seed))
+                 > threshold) if sampled else None
+        add = _rate(added[absent, label]) if sampled else float("nan")
+        if absent.any() and sampled:
             added_scaled = decode_and_judge(editing.add_label(
                 embeddings[absent], label, gaussians, seed, scale)) > threshold
             add_scaled = float(np.mean(added_scaled[:, label]))
         else:
             add_scaled = float("nan")
         remove = _rate(~removed[base[:, label], label])
-        keep = float(np.mean(np.concatenate([
-            (added[:, others] == base[:, others]).ravel(),
-            (removed[:, others] == base[:, others]).ravel()])))
+        kept = [(removed[:, others] == base[:, others]).ravel()]
+        if sampled:
+            kept.append((added[:, others] == base[:, others]).ravel())
+        keep = float(np.mean(np.concatenate(kept)))
         present = base[:, label]
         if present.any():
             scaled = decode_and_judge(editing.scale_label(embeddings[present], label, scale))
@@ -112,9 +116,11 @@ def generation_metrics(label_sets, decode_and_judge, gaussians: editing.LabelGau
         `generation.accuracy` (wanted labels detected, over all wanted
         (image, label) cases), `generation.unwanted_absent` (labels not asked
         for and not detected), `generation.exact_match` (all L decisions right)
-        and `per_label.<Name>.generation_accuracy`.
+        and `per_label.<Name>.generation_accuracy`. Labels absent from every
+        training image (no Gaussian) are not asked for.
     """
-    wanted = np.asarray(label_sets) > 0.5
+    # A label no training image had has no Gaussian: it is never asked for.
+    wanted = (np.asarray(label_sets) > 0.5) & (np.asarray(gaussians.counts) > 0)
     detected = decode_and_judge(editing.generate(wanted, gaussians, seed)) > threshold
     results = {
         "generation.accuracy": _rate(detected[wanted]),

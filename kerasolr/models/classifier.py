@@ -91,6 +91,7 @@ class OccludedClassifierTrainer(Trainer):
             loss, labels, probs = self._compute_losses(data, True, self.optimizer.iterations)
             # Keras sums gradients over replicas: scale the hand-reduced loss.
             scaled = loss / self.distribute_strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
         variables = self.classifier.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._update_metrics(loss, labels, probs)

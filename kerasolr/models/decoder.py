@@ -160,6 +160,7 @@ class ReconstructionTrainer(Trainer):
             loss, _, _ = self._compute_losses(data, True)
             # Keras sums gradients over replicas: scale the hand-reduced loss.
             scaled = loss / self.distribute_strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
         variables = self.model.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self.loss_tracker.update_state(loss)

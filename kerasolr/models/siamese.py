@@ -166,6 +166,7 @@ class OLRModel(Trainer):
             loss, joint = self._compute_losses(pairs, True, self.optimizer.iterations)
             # Keras sums gradients over replicas: scale the hand-reduced loss.
             scaled = loss / self.distribute_strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
         variables = self.encoder.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return self._update_metrics(loss, joint)
