@@ -164,7 +164,7 @@ def _train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | N
         prepare_run_dir(config, run_dir)
     d = config.data
     keras.utils.set_random_seed(config.seed)
-    train_ds = pipeline.load_split(d, "train", cache=True)
+    train_ds = pipeline.load_split(d, "train", cache=_cache(d, out, "train"))
     val_ds = pipeline.load_split(d, "test").take(VALIDATION_IMAGES).cache()
     num_train = pipeline.split_size(d, "train")
     shuffle = min(SHUFFLE_BUFFER, num_train)
@@ -229,6 +229,13 @@ def _output_dir(run_dir: str, strategy) -> str:
     path = os.path.join(tempfile.gettempdir(), f"kerasolr-worker-{os.getpid()}")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def _cache(data, out: str, name: str):
+    """`load_split`'s cache argument for `data.cache`."""
+    if data.cache == "disk":
+        return pipeline.disk_cache(os.path.join(out, "cache"), name)
+    return data.cache == "memory"
 
 
 def _checkpoint_dir(run_dir: str, stem: str) -> str:
@@ -601,7 +608,8 @@ def _train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None
     gaussians = fit_gaussians(run_dir, out)
     k = train_emb["embeddings"].shape[-1]
     keras.utils.set_random_seed(config.seed + 3)
-    train_images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
+    train_images = pipeline.load_split(d, "train", cache=_cache(d, out, "train")).map(
+        lambda e: e["image"])
     test_split = pipeline.load_split(d, "test")
     val = _take(test_split, min(VALIDATION_IMAGES // 2, pipeline.split_size(d, "test")))
     fixed = {key: value[:GRID_IMAGES] for key, value in val.items()}

@@ -24,7 +24,9 @@ Options:
     --manual-dir DIR    with --tfds: the official files, to prepare celeb_a once
     --mixed-precision   mixed_float16 compute (GPUs); weights and losses stay float32
     --official-split    CelebA's train / test partitions instead of the paper's split
-    --epochs N          classifier and Siamese epochs (default 10 / 20)
+    --epochs C S        classifier and Siamese epochs (default 10 20)
+    --cache MODE        none (default: decode the JPEGs every epoch, in parallel),
+                        disk (RUN_DIR/cache, ~19 GB) or memory (~19 GB of RAM)
     --set F=V           any other config field (repeatable)
 """
 
@@ -49,6 +51,7 @@ parser.add_argument("--mixed-precision", action="store_true")
 parser.add_argument("--official-split", action="store_true")
 parser.add_argument("--epochs", type=int, nargs=2, default=(10, 20),
                     metavar=("CLASSIFIER", "SIAMESE"))
+parser.add_argument("--cache", default="none", choices=["none", "disk", "memory"])
 parser.add_argument("--set", dest="overrides", action="append", default=[])
 args = parser.parse_args()
 if not args.tfds and not args.root:
@@ -60,7 +63,7 @@ settings = [
     "data.image_size=178", "data.num_train=1000000", "data.num_test=1000000",
     f"data.split_mode={'official' if args.official_split else 'random'}",
     f"classifier.epochs={args.epochs[0]}", f"siamese.epochs={args.epochs[1]}",
-    "siamese.k=32",
+    "siamese.k=32", f"data.cache={args.cache}",
     # Global batches: 32 images (the decoder) and 32 pairs per replica.
     f"classifier.batch_size={64 * replicas}", f"siamese.batch_pairs={32 * replicas}",
     f"decoder.batch_size={32 * replicas}", "decoder.epochs=20",

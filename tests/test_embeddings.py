@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -46,3 +48,25 @@ def test_extract_embeddings_matches_the_encoder(tmp_path):
 def test_missing_embeddings_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         load_embeddings(str(tmp_path / "nothing.npz"))
+
+
+def test_disk_cache_gives_the_same_elements_and_survives_a_stale_lock(tmp_path):
+    from kerasolr.config import DataConfig
+    from kerasolr.data import pipeline
+
+    data = DataConfig(image_size=16, num_train=40, num_test=8)
+    plain = [e["image"].numpy() for e in pipeline.load_split(data, "train")]
+    directory = str(tmp_path / "cache")
+    # A pass that never finishes (a process killed mid-epoch) leaves a lock behind.
+    abandoned = iter(pipeline.load_split(data, "train",
+                                         cache=pipeline.disk_cache(directory, "train")))
+    next(abandoned)
+    assert any(name.endswith(".lockfile") for name in os.listdir(directory))
+    for _ in range(2):       # the first pass writes the cache, the second reads it
+        cached = [e["image"].numpy() for e in pipeline.load_split(
+            data, "train", cache=pipeline.disk_cache(directory, "train"))]
+        assert len(cached) == len(plain)
+        for a, b in zip(plain, cached, strict=True):
+            np.testing.assert_allclose(a, b, atol=0.5 / 255)     # uint8 round trip
+    assert any(name.endswith(".index") for name in os.listdir(directory))
+    del abandoned

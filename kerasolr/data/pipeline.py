@@ -110,13 +110,15 @@ def _log(message: str) -> None:
     print(f"[kerasolr] {message}", file=sys.stderr, flush=True)
 
 
-def load_split(data: DataConfig, split: str, cache: bool = False) -> tf.data.Dataset:
+def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.data.Dataset:
     """Loads one split as unbatched elements.
 
     Args:
         data: The data config.
         split: `"train"` or `"test"`. Label noise applies to `"train"` only.
-        cache: Keep the decoded split in memory (as uint8) after the first pass.
+        cache: Keep the decoded split (as uint8) after the first pass: `True`
+            in memory, a path prefix on disk (`tf.data` cache files, complete
+            only after a whole pass), `False` to decode every pass.
 
     Returns:
         A `tf.data.Dataset` of element dicts, in index order (`celeba_tfds`:
@@ -139,9 +141,20 @@ def load_split(data: DataConfig, split: str, cache: bool = False) -> tf.data.Dat
         ds = synthfaces.make_dataset(start, stop, image_size=data.image_size, seed=data.seed,
                                      label_noise=noise, attributes=data.attributes)
     if cache:
-        ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE).cache()
+        ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.cache(cache if isinstance(cache, str) else "")
         ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds
+
+
+def disk_cache(directory: str, name: str) -> str:
+    """A `tf.data` disk-cache prefix in `directory`, with any lock left by a
+    killed process removed (only one process uses a run's cache folder)."""
+    os.makedirs(directory, exist_ok=True)
+    for entry in os.listdir(directory):
+        if entry.startswith(name) and entry.endswith(".lockfile"):
+            os.remove(os.path.join(directory, entry))
+    return os.path.join(directory, name)
 
 
 def _to_uint8(element):
