@@ -620,7 +620,7 @@ def _train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None
         ds = codes if images is None else tf.data.Dataset.zip((codes, images))
         if seed is not None:
             ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE)
+        return pipeline.shard_by_batch_slices(ds.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE))
 
     def val_batches(codes):
         return batches(tf.data.Dataset.from_tensor_slices(codes),
