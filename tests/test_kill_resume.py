@@ -15,7 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCHS = 3
 ARGS = ["--preset", "tiny", "--set", f"classifier.epochs={EPOCHS}",
-        "--set", f"siamese.epochs={EPOCHS}", "--set", "data.num_train=1536",
+        "--set", f"siamese.epochs={EPOCHS}", "--set", "data.num_train=3072",
         "--set", "data.num_test=64"]
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def _state(out, stage):
 
 def _kill_during_second_epoch(out, stage, epoch_seconds, log_path):
     """Starts the command, waits until `stage` has saved epoch 1, then SIGKILLs
-    the process half-way through epoch 2 and checks epoch 2 had not been saved.
+    the process a quarter of the way into epoch 2 and checks epoch 2 had not been saved.
     Returns what the process logged."""
     with open(log_path, "w") as log:
         proc = subprocess.Popen(_command(out), stdout=subprocess.DEVNULL, stderr=log,
@@ -64,7 +64,7 @@ def _kill_during_second_epoch(out, stage, epoch_seconds, log_path):
             if proc.poll() is not None:
                 break
             time.sleep(0.05)
-        time.sleep(epoch_seconds / 2)
+        time.sleep(epoch_seconds / 4)
         running = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -82,7 +82,9 @@ def test_sigkill_mid_epoch_then_rerun_redoes_and_loses_nothing(tmp_path):
                  for stage in ("classifier", "siamese")}
     for rows in reference.values():
         assert [int(r["epoch"]) for r in rows] == list(range(EPOCHS))
-    seconds = {stage: float(rows[1]["seconds"]) for stage, rows in reference.items()}
+    # The shortest epoch after the first (which also traces and fills the cache).
+    seconds = {stage: min(float(r["seconds"]) for r in rows[1:])
+               for stage, rows in reference.items()}
 
     killed = tmp_path / "killed"
     # 1. Killed in the classifier's second epoch.
