@@ -31,20 +31,22 @@ def read_label_csv(path: str, attributes=None) -> AttributeTable:
         ValueError: One line naming the file, line and fault.
     """
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
+        f = open(path, newline="")   # noqa: SIM115 (closed below; rows are streamed)
     except FileNotFoundError:
         raise FileNotFoundError(f"label file {path} not found") from None
-    if not rows or len(rows[0]) < 2:
-        raise ValueError(f"{path}:1: expected a header 'filename,<label>,...'")
-    header = [name.strip() for name in rows[0][1:]]
-    if len(set(header)) != len(header):
-        raise ValueError(f"{path}:1: a label name appears twice in the header")
-    selected = tuple(header) if attributes is None else tuple(attributes)
-    numbered = ((number, row[0].strip(), [v.strip() for v in row[1:]])
-                for number, row in enumerate(rows[1:], start=2)
-                if row and any(cell.strip() for cell in row))
-    table = parse_label_rows(path, header, selected, numbered, "0 or 1 (or -1/1)")
+    with f:
+        rows = csv.reader(f)
+        first = next(rows, None)
+        if not first or len(first) < 2:
+            raise ValueError(f"{path}:1: expected a header 'filename,<label>,...'")
+        header = [name.strip() for name in first[1:]]
+        if len(set(header)) != len(header):
+            raise ValueError(f"{path}:1: a label name appears twice in the header")
+        selected = tuple(header) if attributes is None else tuple(attributes)
+        numbered = ((number, row[0].strip(), [v.strip() for v in row[1:]])
+                    for number, row in enumerate(rows, start=2)
+                    if row and any(cell.strip() for cell in row))
+        table = parse_label_rows(path, header, selected, numbered, "0 or 1 (or -1/1)")
     if not table.filenames:
         raise ValueError(f"{path}: no image rows after the header")
     return table

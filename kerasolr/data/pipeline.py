@@ -68,8 +68,8 @@ def _file_table(data: DataConfig):
     return _TABLES[key]
 
 
-def _file_split(data: DataConfig, split: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Paths, labels and ids of one split of an image-file dataset, bad files
+def _file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paths (a bytes array), labels and ids of one split of an image-file dataset, bad files
     scanned once per process (an error naming the first, or skipped and reported)."""
     key = (data, split)
     if key not in _SPLITS:
@@ -90,10 +90,10 @@ def _file_split(data: DataConfig, split: str) -> tuple[list[str], np.ndarray, np
                              f"is empty (split_mode={data.split_mode!r})")
         base = os.path.join(data.root, celeba.IMAGE_DIR) if data.dataset == "celeba" \
             else data.root
-        paths = [os.path.join(base, table.filenames[i]) for i in indices]
+        paths = images.path_array([os.path.join(base, table.filenames[i]) for i in indices])
         good = images.check_or_skip(images.scan_images(paths, min_size=data.image_size),
                                     data.skip_bad, log=_log)
-        _SPLITS[key] = ([paths[i] for i in good], table.labels[indices[good]], indices[good])
+        _SPLITS[key] = (paths[good], table.labels[indices[good]], indices[good])
     return _SPLITS[key]
 
 

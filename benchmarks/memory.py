@@ -1,0 +1,264 @@
+"""Peak memory of `kerasolr embed` on N on-disk JPEGs: it should stay flat as N grows.
+
+Builds (once, reused) a folder dataset of 200,000 small CelebA-like JPEGs (89x109,
+smooth gradients and ellipses, a few KB each, 8 random 0/1 labels), then, for each
+N, a run directory whose `folder` dataset lists the first N images (random split,
+99% train) and whose `encoder.keras` is an untrained demo-preset encoder (the cost
+of embedding does not depend on the weights). Each N is measured in a fresh
+process running the real command `python -m kerasolr embed RUN_DIR --split train`:
+its peak RSS (`os.wait4`), wall time and images/s; the rows of the written
+`embeddings/train.npz` are checked against the split size.
+
+The parent process never imports TensorFlow: on Linux a child's `ru_maxrss` also
+counts the parent's RSS at `exec` time, so a heavy parent would hide the child's
+figure. The run directories are prepared in a spawned process for that reason.
+
+Usage (about 6 minutes on 2 CPU cores: ~1 min to write the images, once, ~1 GB
+of disk; then ~5 min embedding 320,000 images, times --repeats):
+    python benchmarks/memory.py [--sizes 20000,100000,200000] [--workdir /tmp/kerasolr-memory]
+                                [--repeats 1]
+Last line: `rss_growth_20k_to_200k=<peak RSS of the last N / peak RSS of the first N>`
+(the issue's target: below 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import itertools
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+WIDTH, HEIGHT = 89, 109   # CelebA's aligned faces at half resolution
+LABELS = ("Smiling", "Eyeglasses", "Male", "Young", "Bald", "Bangs", "Mustache",
+          "Wearing_Hat")
+IMAGE_DIR = "images"
+LABELS_CSV = "labels.csv"     # the name kerasolr.data.pipeline reads in a folder dataset
+TRAIN_FRACTION = 0.99
+
+
+# === The images ===
+
+def image_name(index: int) -> str:
+    return f"{index + 1:06d}.jpg"
+
+
+def render_image(index: int):
+    """A smooth face-like picture: a two-colour gradient and a few ellipses
+    (so JPEG compresses it to a few KB, as it does real photographs), seeded by
+    `index` so a resumed generation writes the same files."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(index)
+    top, bottom = rng.integers(0, 256, (2, 3))
+    t = np.linspace(0.0, 1.0, HEIGHT)[:, None, None]
+    pixels = np.broadcast_to((1 - t) * top + t * bottom, (HEIGHT, WIDTH, 3))
+    image = Image.fromarray(pixels.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    cx, cy = WIDTH / 2 + rng.normal(0, 4), HEIGHT / 2 + rng.normal(0, 4)
+    rx, ry = rng.uniform(24, 36), rng.uniform(32, 44)
+    draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=tuple(rng.integers(60, 256, 3)))
+    for side in (-1, 1):     # eyes
+        ex, ey = cx + side * rx * 0.4, cy - ry * 0.2
+        draw.ellipse((ex - 5, ey - 3, ex + 5, ey + 3), fill=tuple(rng.integers(0, 120, 3)))
+    draw.ellipse((cx - 10, cy + ry * 0.4, cx + 10, cy + ry * 0.4 + 5),
+                 fill=tuple(rng.integers(80, 256, 3)))
+    return image
+
+
+def write_images(job: tuple[str, list[int]]) -> int:
+    """Writes the images of `indices` into `directory` (under a temporary name,
+    then renamed, so an interrupted run never leaves a truncated JPEG)."""
+    directory, indices = job
+    for index in indices:
+        path = os.path.join(directory, image_name(index))
+        render_image(index).save(path + ".partial", format="JPEG", quality=90)
+        os.replace(path + ".partial", path)
+    return len(indices)
+
+
+def make_images(workdir: str, count: int, processes: int = 2, seed: int = 0) -> None:
+    """Writes `count` JPEGs and `labels.csv` into `workdir`, skipping the files
+    already there. `labels.csv` is written last (atomically): its presence
+    with at least `count` rows marks a complete work dir."""
+    csv_path = os.path.join(workdir, LABELS_CSV)
+    if os.path.exists(csv_path) and _csv_rows(csv_path) >= count:
+        print(f"images: reusing {count} images in {workdir}", flush=True)
+        return
+    image_dir = os.path.join(workdir, IMAGE_DIR)
+    os.makedirs(image_dir, exist_ok=True)
+    present = set(os.listdir(image_dir))
+    todo = [i for i in range(count) if image_name(i) not in present]
+    print(f"images: {count - len(todo)} present, writing {len(todo)} to {image_dir}", flush=True)
+    start, done = time.time(), 0
+    chunks = [(image_dir, todo[i:i + 1000]) for i in range(0, len(todo), 1000)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        for written in pool.imap_unordered(write_images, chunks):
+            done += written
+            if done % 20000 < 1000 or done == len(todo):
+                print(f"  {done}/{len(todo)} images, {time.time() - start:.0f} s", flush=True)
+    labels = np.random.default_rng(seed).integers(0, 2, (count, len(LABELS)), dtype=np.int8)
+    write_label_csv(csv_path, ([f"{IMAGE_DIR}/{image_name(i)}", *row.tolist()]
+                               for i, row in enumerate(labels)))
+
+
+def write_label_csv(path: str, rows) -> None:
+    """A folder dataset's `labels.csv` from `(filename, *labels)` rows, written atomically."""
+    with open(path + ".partial", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["filename", *LABELS])
+        writer.writerows(rows)
+    os.replace(path + ".partial", path)
+
+
+def _csv_rows(path: str) -> int:
+    with open(path) as f:
+        return sum(1 for line in f if line.strip()) - 1
+
+
+def make_subset(workdir: str, n: int) -> str:
+    """A folder dataset `workdir/data-N` whose CSV lists the first `n` images
+    (paths relative to its folder, `../images/...`, so no image is copied)."""
+    root = os.path.join(workdir, f"data-{n}")
+    csv_path = os.path.join(root, LABELS_CSV)
+    if not (os.path.exists(csv_path) and _csv_rows(csv_path) == n):
+        os.makedirs(root, exist_ok=True)
+        # Streamed, row by row: the parent's peak RSS must stay small (see measure).
+        with open(os.path.join(workdir, LABELS_CSV), newline="") as f:
+            rows = itertools.islice(csv.reader(f), 1, n + 1)
+            write_label_csv(csv_path, ([f"../{row[0]}", *row[1:]] for row in rows))
+    return root
+
+
+# === The run directories (in a spawned process: TensorFlow stays out of the parent) ===
+
+def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
+    """Writes `config.json` and an untrained `encoder.keras` into each run dir.
+
+    Args:
+        jobs: `(run_dir, data_root, n)` per size.
+        image_size: Model resolution.
+    """
+    import keras
+
+    from kerasolr import config as cfg
+    from kerasolr.models import build_encoder
+    from kerasolr.run import prepare_run_dir
+
+    demo = cfg.demo()
+    for run_dir, root, n in jobs:
+        data = dataclasses.replace(demo.data, dataset="folder", root=os.path.abspath(root),
+                                   image_size=image_size, num_train=n, num_test=n,
+                                   split_mode="random", train_fraction=TRAIN_FRACTION)
+        prepare_run_dir(dataclasses.replace(demo, data=data).validate(), run_dir)
+        encoder_path = os.path.join(run_dir, "encoder.keras")
+        if not os.path.exists(encoder_path):
+            keras.utils.set_random_seed(0)
+            encoder = build_encoder(len(LABELS), demo.siamese.k, image_size,
+                                    demo.siamese.filters)
+            encoder.save(encoder_path)
+
+
+def run_in_spawned_process(target, *args) -> None:
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise SystemExit(f"{target.__name__} failed with exit code {process.exitcode}")
+
+
+# === The measurement ===
+
+def npz_rows(path: str, name: str = "embeddings") -> int:
+    """Rows of one array of an `.npz`, from its `.npy` header only."""
+    with zipfile.ZipFile(path) as archive, archive.open(name + ".npy") as member:
+        version = np.lib.format.read_magic(member)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, _ = read_header(member)
+    return shape[0]
+
+
+def measure(run_dir: str) -> dict[str, float]:
+    """Runs `python -m kerasolr embed RUN_DIR --split train` in a fresh process.
+
+    Returns:
+        `{"rows", "peak_rss_mb", "seconds"}` of that process.
+    """
+    output = os.path.join(run_dir, "embeddings", "train.npz")
+    if os.path.exists(output):
+        os.remove(output)
+    command = [sys.executable, "-m", "kerasolr", "embed", run_dir, "--split", "train"]
+    log_path = os.path.join(run_dir, "embed.log")
+    start = time.perf_counter()
+    with open(log_path, "w") as log:
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0 or not os.path.exists(output):
+        with open(log_path) as f:
+            tail = f.read()[-2000:]
+        raise SystemExit(f"{' '.join(command)} failed (log {log_path}):\n{tail}")
+    # Linux reports ru_maxrss in KiB.
+    return {"rows": npz_rows(output), "peak_rss_mb": usage.ru_maxrss / 1024,
+            "seconds": seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000,100000,200000",
+                        help="comma-separated image counts, smallest first")
+    parser.add_argument("--workdir", default="/tmp/kerasolr-memory",
+                        help="images, datasets and run dirs (reused when complete)")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--processes", type=int, default=2, help="image writers")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="fresh processes per N; the median peak is reported (the peak "
+                             "varies by up to ~20%% between identical runs)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if len(sizes) < 2 or sizes != sorted(sizes) or sizes[0] < 100:
+        parser.error(f"--sizes={args.sizes!r}: expected at least two increasing counts >= 100")
+
+    make_images(args.workdir, max(sizes), args.processes)
+    jobs = [(os.path.join(args.workdir, "runs", f"n{n}"), make_subset(args.workdir, n), n)
+            for n in sizes]
+    run_in_spawned_process(prepare_runs, jobs, args.image_size)
+
+    # On Linux a child's ru_maxrss is at least the parent's peak RSS (see the docstring).
+    parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"parent peak_rss_mb={parent_mb:.0f} (a floor under every child's figure)", flush=True)
+    peaks = []
+    for run_dir, _, n in jobs:
+        expected = int(round(TRAIN_FRACTION * n))
+        results = [measure(run_dir) for _ in range(args.repeats)]
+        for result in results:
+            if result["rows"] != expected:
+                raise SystemExit(f"{run_dir}: embedded {result['rows']} images, "
+                                 f"expected {expected}")
+        peak = float(np.median([r["peak_rss_mb"] for r in results]))
+        seconds = float(np.median([r["seconds"] for r in results]))
+        peaks.append(peak)
+        spread = "" if args.repeats == 1 else (
+            f" peak_rss_mb_range={min(r['peak_rss_mb'] for r in results):.0f}-"
+            f"{max(r['peak_rss_mb'] for r in results):.0f}")
+        print(f"n={n} embedded={expected} peak_rss_mb={peak:.0f} seconds={seconds:.1f} "
+              f"images_per_s={expected / seconds:.0f}{spread}", flush=True)
+    name = f"rss_growth_{_short(sizes[0])}_to_{_short(sizes[-1])}"
+    print(f"{name}={peaks[-1] / peaks[0]:.3f}")
+
+
+def _short(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+if __name__ == "__main__":
+    main()
