@@ -134,11 +134,16 @@ def main(argv=None) -> int:
 
             print(write_report(args.run_dir, args.out))
             return 0
-        from kerasolr import run
+        # The strategy first: a multi-worker one must exist before any TensorFlow
+        # work, which importing the rest of kerasolr does.
         from kerasolr.distribute import strategy_from_environment
 
+        strategy = (strategy_from_environment()
+                    if args.command in ("train", "train-decoder", "demo") else None)
+        from kerasolr import run
+
         if args.command == "train":
-            run.train(config, args.out, strategy_from_environment())
+            run.train(config, args.out, strategy)
         elif args.command == "embed":
             run.embed(args.run_dir, tuple(args.split or ("train", "test")), force=args.force)
         elif args.command == "evaluate" and data is not None:
@@ -150,7 +155,7 @@ def main(argv=None) -> int:
             print(json.dumps({k: v for k, v in results.items() if not k.startswith("per_label")},
                              indent=2, sort_keys=True))
         elif args.command == "train-decoder":
-            run.train_decoders(args.run_dir, strategy_from_environment())
+            run.train_decoders(args.run_dir, strategy)
         elif args.command == "edit":
             from kerasolr.inference import edit_image
 
@@ -164,9 +169,12 @@ def main(argv=None) -> int:
             print(generate_images(args.run, _names([args.labels]), args.out, args.num,
                                   args.seed, args.scale))
         elif args.command == "demo":
-            run.run_all(config, args.out, strategy_from_environment())
-            with open(os.path.join(args.out, "summary.txt")) as f:
-                print(f.read())
+            run.run_all(config, args.out, strategy)
+            from kerasolr.distribute import is_chief
+
+            if is_chief(strategy):
+                with open(os.path.join(args.out, "summary.txt")) as f:
+                    print(f.read())
             print(f"run directory: {args.out}")
     except (ValueError, FileNotFoundError, NotADirectoryError) as err:
         print(f"kerasolr: error: {err}", file=sys.stderr)

@@ -912,10 +912,13 @@ def run_all(config: RunConfig, run_dir: str, strategy=None) -> dict[str, float]:
         embed(run_dir)
     barrier(strategy)           # the other workers wait for the chief's embeddings
     train_decoders(run_dir, strategy)
-    if not chief:
-        return {}
-    results = evaluate(run_dir)
-    from kerasolr.report import write_report
+    results: dict[str, float] = {}
+    if chief:
+        results = evaluate(run_dir)
+        from kerasolr.report import write_report
 
-    log(f"report: {write_report(run_dir)}")
+        log(f"report: {write_report(run_dir)}")
+    # The other workers stay until the chief is done: a worker that exits early
+    # is reported to the chief as a crashed task.
+    barrier(strategy)
     return results

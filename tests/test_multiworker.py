@@ -84,3 +84,27 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
     with open(tmp_path / "single" / "history_classifier.csv") as f:
         assert len(rows) == len(f.read().splitlines()[1:]) == 2
     assert not (multi / "checkpoints").exists()
+
+
+def test_the_cli_under_tf_config_trains_one_run_directory(tmp_path):
+    # The command line must create the strategy before any TensorFlow work.
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    run_dir = tmp_path / "run"
+    logs = [open(tmp_path / f"cli{i}.log", "w") for i in range(2)]   # noqa: SIM115
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "kerasolr", "train", "--preset", "tiny", "--out", str(run_dir)],
+        stdout=logs[i], stderr=subprocess.STDOUT, cwd=ROOT,
+        env=_env({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}))
+        for i in range(2)]
+    try:
+        codes = [proc.wait(timeout=600) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+        for log in logs:
+            log.close()
+    outputs = [(tmp_path / f"cli{i}.log").read_text() for i in range(2)]
+    assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    for name in ("config.json", "classifier.keras", "encoder.keras", "history_siamese.csv"):
+        assert (run_dir / name).exists(), name
+    assert "unhealthy" not in outputs[0]

@@ -164,7 +164,7 @@ class ReconstructionTrainer(Trainer):
         variables = self.model.trainable_variables
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        return self.results(["loss"])
 
     def test_step(self, data):
         # The SSIM of the [0, 1] output, what users see, is tracked on validation only

@@ -37,9 +37,13 @@ def _multi_worker(strategy) -> bool:
 class Trainer(keras.Model):
     """`keras.Model` whose custom `train_step`/`test_step` return `self.results()`."""
 
-    def results(self) -> dict:
-        """The metrics' current values (shape `(1,)` under a multi-worker strategy)."""
-        values = {m.name: m.result() for m in self.metrics}
+    def results(self, names=None) -> dict:
+        """The metrics' current values (shape `(1,)` under a multi-worker strategy).
+
+        Args:
+            names: The metrics to report (default: all of `self.metrics`).
+        """
+        values = {m.name: m.result() for m in self.metrics if names is None or m.name in names}
         if _multi_worker(self.distribute_strategy):
             values = {name: tf.reshape(value, [1]) for name, value in values.items()}
         return values
