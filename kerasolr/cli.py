@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--out", default="generated.png", help="output PNG (default: generated.png)")
 
+    p = sub.add_parser("export", help="export a run as a TensorFlow Serving SavedModel "
+                                      "(savedmodels/NAME/VERSION)")
+    p.add_argument("run_dir")
+    p.add_argument("--name", required=True, help="model name (a folder under --base)")
+    p.add_argument("--version", type=int, help="version number (default: the next free one)")
+    p.add_argument("--base", default="savedmodels",
+                   help="base folder of TF Serving models (default: savedmodels)")
+
     p = sub.add_parser("demo", help="the whole chain on synthfaces: train, embed, decoders, "
                                     "evaluate, report")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
@@ -168,6 +176,10 @@ def main(argv=None) -> int:
 
             print(generate_images(args.run, _names([args.labels]), args.out, args.num,
                                   args.seed, args.scale))
+        elif args.command == "export":
+            from kerasolr.export import export_run
+
+            print(export_run(args.run_dir, args.name, args.version, args.base))
         elif args.command == "demo":
             run.run_all(config, args.out, strategy)
             from kerasolr.distribute import is_chief
