@@ -42,8 +42,12 @@ def exported(tmp_path_factory):
 
 
 def _cli(*args):
-    return subprocess.run(["saved_model_cli", *args], capture_output=True, text=True,
-                          timeout=300)
+    # TensorFlow's `saved_model_cli` of this interpreter (its console script, or
+    # the module that script runs when the environment's bin/ is not on PATH).
+    script = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    command = [script] if os.path.exists(script) else [
+        sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300)
 
 
 def test_saved_model_cli_lists_every_endpoint_with_its_names(exported):
