@@ -1,0 +1,127 @@
+"""Retrieval by a chosen criterion: rank a gallery against a query by some
+labels' slots (or the whole embedding), and the retrieval metrics of
+`cbir-weakly-supervised-disentangled.md` (appendix B, eq. 10-12).
+
+Distances are Euclidean, as in that paper. The search is exact (brute force),
+in TensorFlow, batched over the gallery, so a gallery of any size fits in
+memory a chunk at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def codes(embeddings, labels=None) -> np.ndarray:
+    """The vectors a criterion compares: the chosen labels' slots, concatenated.
+
+    Args:
+        embeddings: `(n, L, k)` OLR embeddings.
+        labels: Slot indices to keep, or `None` for the whole embedding.
+
+    Returns:
+        `(n, len(labels) * k)` float32 (or `(n, L * k)`).
+    """
+    embeddings = np.asarray(embeddings, np.float32)
+    if labels is not None:
+        embeddings = embeddings[:, list(labels)]
+    return embeddings.reshape(len(embeddings), -1)
+
+
+def search(queries, gallery, top: int, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest neighbours by Euclidean distance.
+
+    Args:
+        queries: `(q, d)` vectors.
+        gallery: `(n, d)` vectors.
+        top: How many neighbours per query (at most n).
+        chunk: Gallery rows compared at once.
+
+    Returns:
+        `(distances (q, top), indices (q, top))`, nearest first; ties keep the
+        lower gallery index first.
+    """
+    queries = np.asarray(queries, np.float32)
+    gallery = np.asarray(gallery, np.float32)
+    if queries.ndim != 2 or gallery.ndim != 2 or queries.shape[1] != gallery.shape[1]:
+        raise ValueError(f"queries {queries.shape} and gallery {gallery.shape} must be "
+                         "(q, d) and (n, d) with the same d")
+    queries = tf.constant(queries)
+    top = min(int(top), len(gallery))
+    best_d = best_i = None
+    for start in range(0, len(gallery), chunk):
+        part = tf.constant(gallery[start:start + chunk])
+        d, i = _chunk_top(queries, part, min(top, len(part)))
+        i = i + start
+        if best_d is None:
+            best_d, best_i = d, i
+        else:
+            merged_d = tf.concat([best_d, d], axis=1)
+            merged_i = tf.concat([best_i, i], axis=1)
+            order = tf.argsort(merged_d, axis=1, stable=True)[:, :top]
+            best_d = tf.gather(merged_d, order, batch_dims=1)
+            best_i = tf.gather(merged_i, order, batch_dims=1)
+    return np.sqrt(np.maximum(best_d.numpy(), 0.0)), best_i.numpy()
+
+
+@tf.function(reduce_retracing=True)
+def _chunk_top(queries, part, top):
+    squared = (tf.reduce_sum(queries ** 2, axis=1, keepdims=True)
+               - 2.0 * tf.matmul(queries, part, transpose_b=True)
+               + tf.reduce_sum(part ** 2, axis=1)[None, :])
+    negative, indices = tf.math.top_k(-squared, k=top, sorted=True)
+    return -negative, indices
+
+
+def ranking_metrics(relevant) -> dict[str, np.ndarray]:
+    """Per-query metrics of ranked relevance (eq. 10-12).
+
+    Args:
+        relevant: `(q, N)` booleans: whether the n-th retrieved item shares the
+            query's category, in rank order.
+
+    Returns:
+        `{"map", "ndcg", "nn"}`, each `(q,)`; a query with no relevant item
+        scores 0 on all three.
+    """
+    relevant = np.asarray(relevant, bool)
+    ranks = np.arange(1, relevant.shape[1] + 1)
+    hits = np.cumsum(relevant, axis=1)
+    total = hits[:, -1]
+    precision = hits / ranks                                      # eq. 10
+    with np.errstate(invalid="ignore", divide="ignore"):
+        average_precision = np.where(
+            total > 0, (relevant * precision).sum(axis=1) / total, 0.0)   # eq. 11
+        discount = 1.0 / np.log2(ranks + 1)
+        ideal = np.cumsum(discount)[np.maximum(total - 1, 0)]
+        ndcg = np.where(total > 0, (relevant * discount).sum(axis=1) / ideal, 0.0)  # eq. 12
+    return {"map": average_precision, "ndcg": ndcg, "nn": relevant[:, 0].astype(np.float64)}
+
+
+def criterion_metrics(query_codes, query_categories, gallery_codes, gallery_categories,
+                      exclude_self: bool = False) -> dict[str, float]:
+    """mAP, NDCG and NN precision of ranking the whole gallery for every query,
+    a gallery item being relevant when it shares the query's category.
+
+    Args:
+        query_codes: `(q, d)`.
+        query_categories: `(q,)` category of each query (e.g. a label's 0/1).
+        gallery_codes: `(n, d)`.
+        gallery_categories: `(n,)`.
+        exclude_self: Queries are the gallery itself: drop each query from its
+            own ranking (leave-one-out).
+
+    Returns:
+        `{"map", "ndcg", "nn"}` averaged over queries.
+    """
+    query_categories = np.asarray(query_categories)
+    gallery_categories = np.asarray(gallery_categories)
+    n = len(gallery_codes)
+    _, order = search(query_codes, gallery_codes, n)
+    if exclude_self:
+        own = np.arange(len(order))[:, None]
+        keep = order != own
+        order = order[keep].reshape(len(order), n - 1)
+    relevant = gallery_categories[order] == query_categories[:, None]
+    return {name: float(values.mean()) for name, values in ranking_metrics(relevant).items()}

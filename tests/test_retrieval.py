@@ -1,0 +1,66 @@
+"""Retrieval: exact search and the metrics of eq. 10-12, against hand-computed rankings."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kerasolr import retrieval
+
+
+def test_a_perfect_ranking_scores_one():
+    r = retrieval.ranking_metrics([[True, True, False, False]])
+    assert r["map"][0] == r["ndcg"][0] == r["nn"][0] == 1.0
+
+
+def test_a_reversed_ranking_has_its_known_values():
+    # Relevant items at ranks 3 and 4 of 4: P(3) = 1/3, P(4) = 2/4.
+    r = retrieval.ranking_metrics([[False, False, True, True]])
+    assert r["map"][0] == pytest.approx((1 / 3 + 2 / 4) / 2)
+    ideal = 1 / math.log2(2) + 1 / math.log2(3)
+    assert r["ndcg"][0] == pytest.approx((1 / math.log2(4) + 1 / math.log2(5)) / ideal)
+    assert r["nn"][0] == 0.0
+
+
+def test_a_query_without_relevant_items_scores_zero():
+    r = retrieval.ranking_metrics([[False, False, False]])
+    assert r["map"][0] == r["ndcg"][0] == r["nn"][0] == 0.0
+
+
+def test_search_equals_a_full_sort_across_chunks():
+    rng = np.random.default_rng(0)
+    queries, gallery = rng.normal(size=(5, 6)), rng.normal(size=(1000, 6))
+    distances, indices = retrieval.search(queries, gallery, top=10, chunk=97)
+    full = np.linalg.norm(queries[:, None] - gallery[None], axis=-1)
+    np.testing.assert_array_equal(indices, np.argsort(full, axis=1, kind="stable")[:, :10])
+    np.testing.assert_allclose(distances, np.sort(full, axis=1)[:, :10], rtol=1e-4, atol=1e-4)
+
+
+def test_codes_keep_only_the_chosen_slots():
+    embeddings = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
+    np.testing.assert_array_equal(retrieval.codes(embeddings, [2, 0]),
+                                  [[4, 5, 0, 1], [10, 11, 6, 7]])
+    assert retrieval.codes(embeddings).shape == (2, 6)
+
+
+def test_retrieval_by_one_slot_ignores_the_others():
+    # Slot 0 encodes the category, slot 1 is loud noise: by slot 0 the ranking is
+    # perfect, by the whole embedding it is not.
+    rng = np.random.default_rng(1)
+    categories = rng.integers(0, 2, size=200)
+    embeddings = np.zeros((200, 2, 3), np.float32)
+    embeddings[:, 0, 0] = categories * 1.0 + rng.normal(0, 0.01, 200)
+    embeddings[:, 1] = rng.normal(0, 10.0, (200, 3))
+    by_slot = retrieval.criterion_metrics(retrieval.codes(embeddings, [0]), categories,
+                                          retrieval.codes(embeddings, [0]), categories,
+                                          exclude_self=True)
+    assert by_slot == pytest.approx({"map": 1.0, "ndcg": 1.0, "nn": 1.0}, abs=1e-12)
+    whole = retrieval.criterion_metrics(retrieval.codes(embeddings), categories,
+                                        retrieval.codes(embeddings), categories,
+                                        exclude_self=True)
+    assert whole["map"] < 0.7
+
+
+def test_vectors_of_different_sizes_are_a_clear_error():
+    with pytest.raises(ValueError, match="same d"):
+        retrieval.search(np.zeros((1, 4)), np.zeros((10, 3)), top=2)
