@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--out", default="generated.png", help="output PNG (default: generated.png)")
 
+    p = sub.add_parser("search", help="find a run's images nearest to a query image, judged "
+                                      "by chosen labels' slots")
+    p.add_argument("image", help="a PNG/JPEG image at the run's resolution")
+    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--by", action="append", default=[], metavar="LABELS",
+                   help="labels whose slots decide similarity, comma-separated (default: the "
+                        "whole embedding)")
+    p.add_argument("--top", type=int, default=16, help="results (default 16)")
+    p.add_argument("--out", default="search.png", help="output grid PNG (default: search.png)")
+
     p = sub.add_parser("export", help="export a run as a TensorFlow Serving SavedModel "
                                       "(savedmodels/NAME/VERSION)")
     p.add_argument("run_dir")
@@ -124,7 +134,7 @@ def main(argv=None) -> int:
         # Validate everything cheap before the ~5 s TensorFlow import.
         if args.command in ("train", "demo"):
             config = _config(args)
-        elif args.command in ("edit", "generate"):
+        elif args.command in ("edit", "generate", "search"):
             _check_run_dir(args.run)
         else:
             _check_run_dir(args.run_dir)
@@ -176,6 +186,13 @@ def main(argv=None) -> int:
 
             print(generate_images(args.run, _names([args.labels]), args.out, args.num,
                                   args.seed, args.scale))
+        elif args.command == "search":
+            from kerasolr.inference import search_image
+
+            found = search_image(args.run, args.image, args.out, _names(args.by), args.top)
+            print(f"results grid: {found['grid']}\n" + "\n".join(
+                f"{rank + 1:3d}. test image {i} (distance {d:.4f})" for rank, (i, d) in
+                enumerate(zip(found["indices"], found["distances"], strict=True))))
         elif args.command == "export":
             from kerasolr.export import export_run
 

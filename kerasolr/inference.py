@@ -130,3 +130,38 @@ def generate_images(run_dir: str, labels, out_path: str, num: int = 8, seed: int
     title = ", ".join(labels) if labels else "(no labels)"
     plots.save_png(plots.image_grid([list(images)], title=title, scale=3), out_path)
     return out_path
+
+
+def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int = 16,
+                 split: str = "test") -> dict:
+    """Finds the images of a run's split nearest to a query image, judged only
+    by the chosen labels' slots (or by the whole embedding when `by` is empty),
+    and writes a grid: the query, then the `top` results in order.
+
+    Returns:
+        `{"grid": out_path, "indices": positions in the split, "distances": ...}`.
+    """
+    from kerasolr import retrieval, run
+    from kerasolr.data import pipeline
+    from kerasolr.embeddings import load_embeddings
+
+    if top < 1:
+        raise ValueError(f"--top must be >= 1, got {top}")
+    config = run.read_config(run_dir)
+    names = pipeline.label_names(config.data)
+    unknown = [name for name in by if name not in names]
+    if unknown:
+        raise ValueError(f"unknown label {unknown[0]!r}; known: {', '.join(names)}")
+    labels = [names.index(name) for name in by] or None
+    encoder = run._load_model(os.path.join(run_dir, "encoder.keras"))
+    query = read_image(image_path, config.data.image_size)
+    gallery = load_embeddings(run._require(run.embeddings_path(run_dir, split)))["embeddings"]
+    distances, indices = retrieval.search(
+        retrieval.codes(encoder(query[None], training=False).numpy(), labels),
+        retrieval.codes(gallery, labels), top)
+    found = run._images_at(config, split, indices[0])
+    title = f"nearest by {', '.join(by)}" if by else "nearest by the whole embedding"
+    grid = plots.image_grid([[query, *found]], col_titles=["query"] + [
+        f"{d:.2f}" for d in distances[0]], title=title)
+    plots.save_png(grid, out_path)
+    return {"grid": out_path, "indices": indices[0], "distances": distances[0]}

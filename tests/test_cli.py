@@ -120,6 +120,15 @@ def _check_edit_and_generate(run_dir, tmp_path, capsys):
                  "--out", gen]) == 0
     assert os.path.exists(gen)
     capsys.readouterr()
+    # search: the query is test image 0, so it is its own nearest neighbour.
+    grid = str(tmp_path / "search.png")
+    assert main(["search", path, "--run", run_dir, "--by", "Smiling,Male", "--top", "3",
+                 "--out", grid]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("  1. test image 0 (distance 0.0")
+    assert len(lines) == 4 and os.path.getsize(grid) > 1000
+    assert main(["search", path, "--run", run_dir, "--by", "Smiley"]) == 2
+    capsys.readouterr()
 
     Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(str(tmp_path / "small.png"))
     with open(tmp_path / "notes.png", "w") as f:
