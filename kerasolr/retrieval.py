@@ -100,7 +100,7 @@ def ranking_metrics(relevant) -> dict[str, np.ndarray]:
 
 
 def criterion_metrics(query_codes, query_categories, gallery_codes, gallery_categories,
-                      exclude_self: bool = False) -> dict[str, float]:
+                      exclude_self: bool = False, query_batch: int = 256) -> dict[str, float]:
     """mAP, NDCG and NN precision of ranking the whole gallery for every query,
     a gallery item being relevant when it shares the query's category.
 
@@ -111,17 +111,54 @@ def criterion_metrics(query_codes, query_categories, gallery_codes, gallery_cate
         gallery_categories: `(n,)`.
         exclude_self: Queries are the gallery itself: drop each query from its
             own ranking (leave-one-out).
+        query_batch: Queries ranked at once.
 
     Returns:
         `{"map", "ndcg", "nn"}` averaged over queries.
     """
+    query_codes = np.asarray(query_codes, np.float32)
     query_categories = np.asarray(query_categories)
     gallery_categories = np.asarray(gallery_categories)
     n = len(gallery_codes)
-    _, order = search(query_codes, gallery_codes, n)
-    if exclude_self:
-        own = np.arange(len(order))[:, None]
-        keep = order != own
-        order = order[keep].reshape(len(order), n - 1)
-    relevant = gallery_categories[order] == query_categories[:, None]
-    return {name: float(values.mean()) for name, values in ranking_metrics(relevant).items()}
+    per_query: dict[str, list] = {"map": [], "ndcg": [], "nn": []}
+    for start in range(0, len(query_codes), query_batch):     # memory: query_batch x n
+        _, order = search(query_codes[start:start + query_batch], gallery_codes, n)
+        if exclude_self:
+            own = np.arange(start, start + len(order))[:, None]
+            order = order[order != own].reshape(len(order), n - 1)
+        relevant = gallery_categories[order] == query_categories[start:start + len(order), None]
+        for name, values in ranking_metrics(relevant).items():
+            per_query[name].append(values)
+    return {name: float(np.concatenate(values).mean()) for name, values in per_query.items()}
+
+
+def label_retrieval_metrics(embeddings, labels, names, whole: bool = False) -> dict[str, float]:
+    """Retrieval by each label as the criterion over a whole split
+    (leave-one-out: every image is a query against all the others).
+
+    Args:
+        embeddings: `(n, L, k)`.
+        labels: `(n, L)` 0/1 labels (the categories of each criterion).
+        names: The L label names.
+        whole: Rank by the whole embedding instead of the label's own slot.
+
+    Returns:
+        `retrieval.{map,ndcg,nn}_mean` (`retrieval.whole_...` with `whole`) and
+        `per_label.<Name>.retrieval_{map,ndcg,nn}` (or `whole_retrieval_...`).
+    """
+    prefix = "whole_retrieval" if whole else "retrieval"
+    labels = np.asarray(labels) > 0.5
+    results: dict[str, float] = {}
+    means: dict[str, list] = {"map": [], "ndcg": [], "nn": []}
+    whole_codes = codes(embeddings) if whole else None
+    for label, name in enumerate(names):
+        vectors = whole_codes if whole else codes(embeddings, [label])
+        metrics = criterion_metrics(vectors, labels[:, label], vectors, labels[:, label],
+                                    exclude_self=True)
+        for metric, value in metrics.items():
+            results[f"per_label.{name}.{prefix}_{metric}"] = value
+            means[metric].append(value)
+    for metric, values in means.items():
+        results[f"{'retrieval.whole_' if whole else 'retrieval.'}{metric}_mean"] = float(
+            np.mean(values))
+    return results

@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import augment, editing, figures, occlusion, plots
+from kerasolr import augment, editing, figures, occlusion, plots, retrieval
 from kerasolr.callbacks import VisualCheck
 from kerasolr.config import ClassifierConfig, RunConfig, read_run_config
 from kerasolr.data import pipeline, synthfaces
@@ -310,6 +310,10 @@ def evaluate(run_dir: str) -> dict[str, float]:
     classifier = _load_model(os.path.join(run_dir, "classifier.keras"))
     results, probs = _section_41(config, config.data, "test", names, classifier, train_emb,
                                  test_emb)
+    log("evaluate: retrieval by each label's slot and by the whole embedding")
+    for whole in (False, True):
+        results.update(retrieval.label_retrieval_metrics(
+            test_emb["embeddings"], test_emb["clean_labels"], names, whole))
     truth_corr = _truth_correlation(config, names)
     if truth_corr is not None:
         results["correlation.norm_vs_truth_pearson"] = matrix_agreement(

@@ -64,3 +64,17 @@ def test_retrieval_by_one_slot_ignores_the_others():
 def test_vectors_of_different_sizes_are_a_clear_error():
     with pytest.raises(ValueError, match="same d"):
         retrieval.search(np.zeros((1, 4)), np.zeros((10, 3)), top=2)
+
+
+def test_label_retrieval_metrics_by_slot_and_whole():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, size=(60, 2))
+    embeddings = rng.normal(0, 1.0, (60, 2, 3)).astype(np.float32)
+    embeddings[:, 0, 0] += 20.0 * labels[:, 0]        # slot 0 separates label 0 cleanly
+    r = retrieval.label_retrieval_metrics(embeddings, labels, ("A", "B"))
+    assert r["per_label.A.retrieval_map"] == pytest.approx(1.0)
+    assert r["per_label.B.retrieval_map"] < 0.8       # slot 1 is noise for label B
+    assert r["retrieval.map_mean"] == pytest.approx(
+        (r["per_label.A.retrieval_map"] + r["per_label.B.retrieval_map"]) / 2)
+    w = retrieval.label_retrieval_metrics(embeddings, labels, ("A", "B"), whole=True)
+    assert "retrieval.whole_map_mean" in w and "per_label.B.whole_retrieval_nn" in w
