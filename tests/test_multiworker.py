@@ -39,17 +39,13 @@ def _weights(path):
         return {name: data[name] for name in data.files}
 
 
-def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
-    single = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "single"),
-                             str(tmp_path / "single.npz")], capture_output=True, text=True,
-                            env=_env(), timeout=600, cwd=ROOT)
-    assert single.returncode == 0, single.stderr[-3000:]
-
+def _run_workers(tmp_path, stem, command):
+    """Runs `command(i)` as workers 0 and 1 of one cluster on 127.0.0.1; both
+    must exit 0. Returns their logs."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]   # noqa: SIM115
+    logs = [open(tmp_path / f"{stem}{i}.log", "w") for i in range(2)]   # noqa: SIM115
     procs = [subprocess.Popen(
-        [sys.executable, SCRIPT, str(tmp_path / "multi"), str(tmp_path / f"worker{i}.npz")],
-        stdout=logs[i], stderr=subprocess.STDOUT, cwd=ROOT,
+        command(i), stdout=logs[i], stderr=subprocess.STDOUT, cwd=ROOT,
         env=_env({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}))
         for i in range(2)]
     try:
@@ -59,8 +55,19 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
             proc.kill()
         for log in logs:
             log.close()
-    outputs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+    outputs = [(tmp_path / f"{stem}{i}.log").read_text() for i in range(2)]
     assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    return outputs
+
+
+def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
+    single = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "single"),
+                             str(tmp_path / "single.npz")], capture_output=True, text=True,
+                            env=_env(), timeout=600, cwd=ROOT)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    _run_workers(tmp_path, "worker", lambda i: [
+        sys.executable, SCRIPT, str(tmp_path / "multi"), str(tmp_path / f"worker{i}.npz")])
 
     reference = _weights(tmp_path / "single.npz")
     worker0, worker1 = _weights(tmp_path / "worker0.npz"), _weights(tmp_path / "worker1.npz")
@@ -88,23 +95,9 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
 
 def test_the_cli_under_tf_config_trains_one_run_directory(tmp_path):
     # The command line must create the strategy before any TensorFlow work.
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     run_dir = tmp_path / "run"
-    logs = [open(tmp_path / f"cli{i}.log", "w") for i in range(2)]   # noqa: SIM115
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "kerasolr", "train", "--preset", "tiny", "--out", str(run_dir)],
-        stdout=logs[i], stderr=subprocess.STDOUT, cwd=ROOT,
-        env=_env({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}}))
-        for i in range(2)]
-    try:
-        codes = [proc.wait(timeout=600) for proc in procs]
-    finally:
-        for proc in procs:
-            proc.kill()
-        for log in logs:
-            log.close()
-    outputs = [(tmp_path / f"cli{i}.log").read_text() for i in range(2)]
-    assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    outputs = _run_workers(tmp_path, "cli", lambda i: [
+        sys.executable, "-m", "kerasolr", "train", "--preset", "tiny", "--out", str(run_dir)])
     for name in ("config.json", "classifier.keras", "encoder.keras", "history_siamese.csv"):
         assert (run_dir / name).exists(), name
     assert "unhealthy" not in outputs[0]
