@@ -53,12 +53,15 @@ class LabelGaussians:
             raise ValueError(f"label {self.names[label]!r} was absent from every image the "
                              "Gaussians were fitted on; it cannot be sampled")
         rng = np.random.default_rng([seed, label])
-        # Symmetric square root via eigendecomposition: robust to a singular
-        # covariance (e.g. fewer images than dimensions), unlike Cholesky.
-        values, vectors = np.linalg.eigh(self.covariances[label])
-        root = vectors * np.sqrt(np.clip(values, 0.0, None))
         normal = rng.standard_normal((n, self.means.shape[1]))
-        return (self.means[label] + normal @ root.T).astype(np.float32)
+        return (self.means[label] + normal @ self.covariance_root(label).T).astype(np.float32)
+
+    def covariance_root(self, label: int) -> np.ndarray:
+        """`(k, k)` R with R R^T = the label's covariance: the eigenvectors scaled
+        by the square roots of the eigenvalues, robust to a singular covariance
+        (e.g. fewer images than dimensions), unlike Cholesky."""
+        values, vectors = np.linalg.eigh(self.covariances[label])
+        return vectors * np.sqrt(np.clip(values, 0.0, None))
 
     def save(self, path: str) -> None:
         """Writes an `.npz` atomically."""

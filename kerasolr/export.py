@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasolr import editing
+from kerasolr.data import pipeline
 from kerasolr.data.images import decode, square_crop_resize
 
 METADATA_FILE = "kerasolr.json"
@@ -111,8 +112,8 @@ def build_archive(encoder, classifier, names, image_size: int, decoder=None,
         if gaussians is None:
             raise ValueError("exporting `edit` needs the run's label Gaussians")
         means = tf.constant(gaussians.means, tf.float32)                     # (L, k)
-        roots = tf.constant(np.stack([_covariance_root(c) for c in gaussians.covariances]),
-                            tf.float32)                                      # (L, k, k)
+        roots = tf.constant(np.stack([gaussians.covariance_root(label)
+                                      for label in range(num_labels)]), tf.float32)  # (L, k, k)
         sampled = tf.constant(np.asarray(gaussians.counts) > 0)               # (L,)
         label_spec = tf.TensorSpec([None, num_labels], tf.float32)
 
@@ -158,12 +159,6 @@ def build_archive(encoder, classifier, names, image_size: int, decoder=None,
     return archive, metadata
 
 
-def _covariance_root(covariance) -> np.ndarray:
-    """A symmetric square root (as `LabelGaussians.sample` uses)."""
-    values, vectors = np.linalg.eigh(np.asarray(covariance, np.float64))
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))).astype(np.float32)
-
-
 def export_run(run_dir: str, name: str, version: int | None = None,
                base: str = "savedmodels") -> str:
     """Exports a trained run to `BASE/NAME/VERSION/` (next free version by default).
@@ -180,7 +175,7 @@ def export_run(run_dir: str, name: str, version: int | None = None,
     if not name or os.sep in name or name.startswith("."):
         raise ValueError(f"bad model name {name!r}: expected one folder name")
     config = run.read_config(run_dir)
-    names = run.pipeline.label_names(config.data)
+    names = pipeline.label_names(config.data)
     model_dir = os.path.join(base, name)
     if version is None:
         existing = [int(v) for v in os.listdir(model_dir) if v.isdigit()] \
