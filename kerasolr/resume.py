@@ -37,7 +37,9 @@ class TrainingDiverged(FloatingPointError):
     """The loss (or the weights) stopped being finite."""
 
 
-def _write_atomically(path: str, text: str) -> None:
+def write_text_atomically(path: str, text: str) -> None:
+    """Writes a text file under a temporary name, flushed to disk, then renames
+    it into place: readers see the old file or the new one, never a part."""
     partial = f"{path}.partial-{os.getpid()}"
     with open(partial, "w") as f:
         f.write(text)
@@ -74,7 +76,7 @@ def write_history_csv(path: str, rows: list[dict]) -> None:
         lines.append(",".join("" if row.get(c) is None else
                               (str(row[c]) if isinstance(row[c], int) else f"{row[c]:.8g}")
                               for c in columns))
-    _write_atomically(path, "\n".join(lines) + "\n")
+    write_text_atomically(path, "\n".join(lines) + "\n")
 
 
 def _state_variables(model) -> list:
@@ -184,7 +186,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         name = f"epoch-{epoch:04d}.npz"
         save_training_state(self.model, os.path.join(self.write_directory, name))
         state = {"epoch": epoch, "steps": steps, "weights": name, "history": self.history}
-        _write_atomically(os.path.join(self.write_directory, STATE_FILE),
+        write_text_atomically(os.path.join(self.write_directory, STATE_FILE),
                           json.dumps(state, indent=1))
         for old in os.listdir(self.write_directory):
             if old.startswith("epoch-") and old.endswith(".npz") and old != name:

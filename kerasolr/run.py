@@ -48,7 +48,12 @@ from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
 from kerasolr.models.decoder import build_autoencoder, crop_to, decoder_from_config
-from kerasolr.resume import EpochCheckpoint, StopOnNaN, remove_checkpoint
+from kerasolr.resume import (
+    EpochCheckpoint,
+    StopOnNaN,
+    remove_checkpoint,
+    write_text_atomically,
+)
 from kerasolr.training import (
     fit_classifier,
     fit_encoder,
@@ -97,11 +102,7 @@ def read_config(run_dir: str) -> RunConfig:
 
 
 def _write_json_atomically(path: str, obj) -> None:
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(partial, path)
+    write_text_atomically(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def _record_timing(run_dir: str, key: str, seconds: float) -> None:
@@ -704,12 +705,9 @@ def _train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None
 # === Stage 3b: sections 4.2-4.5 ===
 
 def _write_csv(path: str, header, rows) -> None:
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        f.write(",".join(header) + "\n")
-        for row in rows:
-            f.write(",".join(str(v) if isinstance(v, str) else f"{v:.6g}" for v in row) + "\n")
-    os.replace(partial, path)
+    lines = [",".join(header)] + [
+        ",".join(str(v) if isinstance(v, str) else f"{v:.6g}" for v in row) for row in rows]
+    write_text_atomically(path, "\n".join(lines) + "\n")
 
 
 def _correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr):
