@@ -315,11 +315,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
     for whole in (False, True):
         results.update(retrieval.label_retrieval_metrics(
             test_emb["embeddings"], test_emb["clean_labels"], names, whole))
-    truth_corr = _truth_correlation(config, names)
-    if truth_corr is not None:
-        results["correlation.norm_vs_truth_pearson"] = matrix_agreement(
-            norm_correlation_matrix(test_emb["embeddings"]), truth_corr)
-    results.update(_correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr))
+    results.update(_correlations_and_pca(run_dir, config, names, test_emb, probs,
+                                         _truth_correlation(config, names)))
     if os.path.exists(os.path.join(run_dir, "decoder.keras")):
         results.update(_reconstruction_and_edits(run_dir, config, names, test_emb, probs))
     else:
@@ -711,8 +708,9 @@ def _write_csv(path: str, header, rows) -> None:
 
 
 def _correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr):
-    """Sections 4.2-4.3: the norm-correlation heatmap and CSV, per-label PCA,
-    and the PCA strip of the most balanced label (Fig. 4-5)."""
+    """Sections 4.2-4.3: the norm-correlation heatmap and CSV (and, given the
+    generator's exact correlations, their agreement), per-label PCA, and the
+    PCA strip of the most balanced label (Fig. 4-5)."""
     figures_dir = os.path.join(run_dir, "figures")
     embeddings, labels = test_emb["embeddings"], test_emb["clean_labels"]
     matrices = _correlation_matrices(embeddings, labels, truth_corr)
@@ -739,6 +737,8 @@ def _correlations_and_pca(run_dir, config, names, test_emb, probs, truth_corr):
         title=f"{names[label]}: held-out images by projection on its slots' first component"),
         os.path.join(figures_dir, "pca_strip.png"))
     results["pca.strip_label_index"] = float(label)
+    if truth_corr is not None:
+        results["correlation.norm_vs_truth_pearson"] = matrix_agreement(norm_corr, truth_corr)
     return results
 
 
