@@ -164,12 +164,9 @@ def main(argv=None) -> int:
             run.train(config, args.out, strategy)
         elif args.command == "embed":
             run.embed(args.run_dir, tuple(args.split or ("train", "test")), force=args.force)
-        elif args.command == "evaluate" and data is not None:
-            results = run.evaluate_on(args.run_dir, data, args.split, args.out)
-            print(json.dumps({k: v for k, v in results.items() if not k.startswith("per_label")},
-                             indent=2, sort_keys=True))
         elif args.command == "evaluate":
-            results = run.evaluate(args.run_dir)
+            results = (run.evaluate(args.run_dir) if data is None
+                       else run.evaluate_on(args.run_dir, data, args.split, args.out))
             print(json.dumps({k: v for k, v in results.items() if not k.startswith("per_label")},
                              indent=2, sort_keys=True))
         elif args.command == "train-decoder":

@@ -25,6 +25,7 @@ continues an interrupted run instead of redoing finished stages.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -353,8 +354,6 @@ def evaluate_on(run_dir: str, data, split: str = "test", out_dir: str | None = N
     Returns:
         The flat results dict.
     """
-    import dataclasses
-
     config = read_config(run_dir)
     names = pipeline.label_names(config.data)
     data = dataclasses.replace(data, image_size=config.data.image_size)
