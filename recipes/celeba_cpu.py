@@ -14,9 +14,11 @@ edits and report follow as in the demo. Target: under 45 minutes.
 import os
 import sys
 
-from kerasolr import config, run
 from kerasolr.distribute import strategy_from_environment
-from kerasolr.report import write_report
+
+strategy = strategy_from_environment()     # before any other TensorFlow work
+
+from kerasolr import config, run  # noqa: E402
 
 # === Settings ===
 args = sys.argv[1:]
@@ -30,14 +32,7 @@ cfg = config.override(config.demo(), [
     "data.split_mode=random", "data.train_fraction=0.95", "data.num_train=10000",
     "data.num_test=10000", "classifier.epochs=10", "siamese.epochs=12", "siamese.k=32",
 ])
-strategy = strategy_from_environment()
 
-# === Train the classifier and the Siamese encoder, embed both splits ===
-run.train(cfg, run_dir, strategy)
-run.embed(run_dir)
-
-# === Decoders, then sections 4.1-4.5 and the report ===
-run.train_decoders(run_dir, strategy)
-run.evaluate(run_dir)
+# === Classifier, Siamese encoder, embeddings, decoders, sections 4.1-4.5, report ===
+run.run_all(cfg, run_dir, strategy)
 print(open(f"{run_dir}/summary.txt").read())
-print("report:", write_report(run_dir))

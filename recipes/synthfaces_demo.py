@@ -15,15 +15,17 @@ takes hours on a CPU).
 
 import sys
 
-from kerasolr import config, run
 from kerasolr.distribute import strategy_from_environment
-from kerasolr.report import write_report
+
+strategy = strategy_from_environment()     # before any other TensorFlow work (multi-worker)
+
+from kerasolr import config, run  # noqa: E402
+from kerasolr.report import write_report  # noqa: E402
 
 # === Settings ===
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 run_dir = args[0] if args else "runs/synthfaces_demo"
 cfg = config.paper() if "--paper" in sys.argv else config.demo()
-strategy = strategy_from_environment()
 
 # === Train: the classifier, then the Siamese encoder on occluded pairs ===
 run.train(cfg, run_dir, strategy)
