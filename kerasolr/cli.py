@@ -101,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default="savedmodels",
                    help="base folder of TF Serving models (default: savedmodels)")
 
+    p = sub.add_parser("compare", help="train OLR and every baseline on the same data, evaluate "
+                                       "them alike; writes OUT/compare.json and compare.md")
+    p.add_argument("--out", required=True, help="comparison directory to create or continue")
+    p.add_argument("--olr-run", metavar="RUN_DIR",
+                   help="reuse this finished OLR run (its config, with any --set baselines.*) "
+                        "instead of training one in OUT/olr")
+    config_args(p)
+
     p = sub.add_parser("demo", help="the whole chain on synthfaces: train, embed, decoders, "
                                     "evaluate, report")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
@@ -116,6 +124,20 @@ def _config(args):
     if args.dataset:
         overrides.insert(0, f"data.dataset={args.dataset}")
     return cfg.override(config, overrides) if overrides else config.validate()
+
+
+def _compare_config(args):
+    """The preset's config, or with `--olr-run` that run's config; then `--set`."""
+    from kerasolr import config as cfg
+
+    if args.olr_run is None:
+        return _config(args)
+    if args.dataset or args.preset != "demo":
+        raise ValueError("--olr-run takes the run's own config: drop --preset and --dataset")
+    bad = [item for item in args.overrides if not item.startswith("baselines.")]
+    if bad:
+        raise ValueError(f"{bad[0]!r}: with --olr-run only baselines.* fields can be set")
+    return cfg.override(cfg.read_run_config(args.olr_run), list(args.overrides))
 
 
 def _names(values) -> list[str]:
@@ -134,6 +156,8 @@ def main(argv=None) -> int:
         # Validate everything cheap before the ~5 s TensorFlow import.
         if args.command in ("train", "demo"):
             config = _config(args)
+        elif args.command == "compare":
+            config = _compare_config(args)
         elif args.command in ("edit", "generate", "search"):
             _check_run_dir(args.run)
         else:
@@ -157,7 +181,7 @@ def main(argv=None) -> int:
         from kerasolr.distribute import strategy_from_environment
 
         strategy = (strategy_from_environment()
-                    if args.command in ("train", "train-decoder", "demo") else None)
+                    if args.command in ("train", "train-decoder", "demo", "compare") else None)
         from kerasolr import run
 
         if args.command == "train":
@@ -194,6 +218,16 @@ def main(argv=None) -> int:
             from kerasolr.export import export_run
 
             print(export_run(args.run_dir, args.name, args.version, args.base))
+        elif args.command == "compare":
+            from kerasolr.compare import TABLE_FILE, compare
+
+            compare(config, args.out, args.olr_run, strategy)
+            from kerasolr.distribute import is_chief
+
+            if is_chief(strategy):
+                with open(os.path.join(args.out, TABLE_FILE)) as f:
+                    print(f.read())
+            print(f"comparison: {os.path.join(args.out, 'compare.json')}")
         elif args.command == "demo":
             run.run_all(config, args.out, strategy)
             from kerasolr.distribute import is_chief

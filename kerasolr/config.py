@@ -221,6 +221,37 @@ class EditConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """The representations `kerasolr compare` puts beside OLR's (`kerasolr.baselines`).
+
+    The classifier's features and the plain autoencoder come from the OLR run
+    itself (its `classifier.keras` and the `decoder.baselines` autoencoder).
+    The beta-VAE and the label-conditioned PSE VAE are trained here, with the
+    encoder trunk of `siamese.filters`, a latent of `L x siamese.k` numbers, the
+    decoder of the `decoder` section, `decoder.epochs` epochs and
+    `decoder.batch_size`, and a Gaussian likelihood (sum of squared errors).
+
+    Attributes:
+        beta: Weight of the KL term of the beta-VAE (Higgins et al.: > 1).
+        pse_beta: Weight of the PSE KL term `KL(q(z|x) || q(z|l))` (PSE eq. 2: 1).
+        learning_rate: Adam learning rate of both VAEs (both papers: 1e-3).
+        label_units: Hidden width of the PSE label encoder (an MLP).
+        mi_bins: Equal-frequency bins per latent dimension when estimating its
+            mutual information with a label (dimension selection of the
+            retrieval paper, section 6).
+        max_candidates: PSE annotation compares each image with the label
+            vectors seen in training; at most this many (the most frequent).
+    """
+
+    beta: float = 4.0
+    pse_beta: float = 1.0
+    learning_rate: float = 1e-3
+    label_units: int = 128
+    mi_bins: int = 16
+    max_candidates: int = 4096
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """One whole run: data, classifier, Siamese encoder, probe.
 
@@ -231,6 +262,7 @@ class RunConfig:
         probe: The linear probe.
         decoder: The reconstruction decoder and its baselines.
         edit: Editing, generation and their judge.
+        baselines: The baselines of `kerasolr compare`.
         seed: Seed of weights, pairing, occlusion and shuffling.
         preset: Name of the preset the config started from (for the record).
         precision: Keras dtype policy of every fit: `"float32"`, or
@@ -245,6 +277,7 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     edit: EditConfig = field(default_factory=EditConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
     seed: int = 0
     preset: str = "custom"
     precision: str = "float32"
@@ -340,6 +373,14 @@ class RunConfig:
         for name, value in (("decoder.learning_rate", dec.learning_rate),
                             ("decoder.ssim_max_val", dec.ssim_max_val)):
             _check(value > 0, name, value, "> 0")
+        b = self.baselines
+        for name, value in (("baselines.beta", b.beta), ("baselines.pse_beta", b.pse_beta)):
+            _check(value >= 0, name, value, ">= 0")
+        _check(b.learning_rate > 0, "baselines.learning_rate", b.learning_rate, "> 0")
+        for name, value in (("baselines.label_units", b.label_units),
+                            ("baselines.max_candidates", b.max_candidates)):
+            _check(value >= 1, name, value, ">= 1")
+        _check(b.mi_bins >= 2, "baselines.mi_bins", b.mi_bins, ">= 2")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -351,7 +392,7 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         sections = {"data": DataConfig, "classifier": ClassifierConfig,
                     "siamese": SiameseConfig, "probe": ProbeConfig, "decoder": DecoderConfig,
-                    "edit": EditConfig}
+                    "edit": EditConfig, "baselines": BaselineConfig}
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key in sections:

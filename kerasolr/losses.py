@@ -131,3 +131,30 @@ def reconstruction_loss(y_true, raw, rescaled, alpha: float = 0.5, max_val: floa
     """
     ssim = ops.mean(ssim_per_channel(y_true, raw, max_val, filter_size), axis=-1)
     return alpha * (1.0 - ssim) + (1.0 - alpha) * rescale_mse(y_true, rescaled)
+
+
+def gaussian_kl(mean_q, log_var_q, mean_p=None, log_var_p=None):
+    """`KL(N(mean_q, exp(log_var_q)) || N(mean_p, exp(log_var_p)))` of diagonal
+    Gaussians, summed over the last axis: `(batch, d) -> (batch,)`.
+
+    Without `mean_p`/`log_var_p` the second distribution is the standard
+    normal prior (the VAE's KL term); with them, e.g. a label encoder's output
+    (PSE eq. 2).
+    """
+    mean_q = ops.cast(mean_q, "float32")
+    log_var_q = ops.cast(log_var_q, "float32")
+    if mean_p is None:
+        mean_p, log_var_p = ops.zeros_like(mean_q), ops.zeros_like(log_var_q)
+    mean_p = ops.cast(mean_p, "float32")
+    log_var_p = ops.cast(log_var_p, "float32")
+    terms = (log_var_p - log_var_q
+             + (ops.exp(log_var_q) + ops.square(mean_q - mean_p)) / ops.exp(log_var_p) - 1.0)
+    return 0.5 * ops.sum(terms, axis=-1)
+
+
+def gaussian_sse(y_true, y_pred):
+    """Sum of squared errors per image, `(batch, h, w, c) -> (batch,)`: the
+    negative log-likelihood of a unit-variance-halved Gaussian decoder
+    (`sigma^2 = 1/2`) up to a constant, the VAE baselines' reconstruction term."""
+    y_pred = ops.cast(y_pred, "float32")
+    return ops.sum(ops.square(ops.cast(y_true, "float32") - y_pred), axis=(1, 2, 3))

@@ -146,19 +146,45 @@ def label_retrieval_metrics(embeddings, labels, names, whole: bool = False) -> d
         `retrieval.{map,ndcg,nn}_mean` (`retrieval.whole_...` with `whole`) and
         `per_label.<Name>.retrieval_{map,ndcg,nn}` (or `whole_retrieval_...`).
     """
-    prefix = "whole_retrieval" if whole else "retrieval"
+    embeddings = np.asarray(embeddings, np.float32)
+    k = embeddings.shape[-1]
+    dimensions = None if whole else [np.arange(label * k, (label + 1) * k)
+                                     for label in range(len(names))]
+    return dimension_retrieval_metrics(codes(embeddings), labels, names, dimensions,
+                                       "whole_" if whole else "")
+
+
+def dimension_retrieval_metrics(vectors, labels, names, dimensions=None,
+                                variant: str = "") -> dict[str, float]:
+    """Retrieval by each label as the criterion, ranking with chosen dimensions
+    of any representation (leave-one-out over the whole split).
+
+    Args:
+        vectors: `(n, d)` representations (or `(n, ...)`, flattened).
+        labels: `(n, L)` 0/1 labels.
+        names: The L label names.
+        dimensions: One index array per label (e.g. a label's slot, or the
+            dimensions selected by mutual information), or `None` for all.
+        variant: Key infix: `""` gives `retrieval.map_mean` and
+            `per_label.<Name>.retrieval_map`; `"whole_"` gives
+            `retrieval.whole_map_mean` and `per_label.<Name>.whole_retrieval_map`.
+
+    Returns:
+        `retrieval.<variant>{map,ndcg,nn}_mean` and the per-label values.
+    """
+    vectors = np.asarray(vectors, np.float32).reshape(len(vectors), -1)
     labels = np.asarray(labels) > 0.5
+    if dimensions is not None and len(dimensions) != len(names):
+        raise ValueError(f"{len(dimensions)} dimension sets for {len(names)} labels")
     results: dict[str, float] = {}
     means: dict[str, list] = {"map": [], "ndcg": [], "nn": []}
-    whole_codes = codes(embeddings) if whole else None
     for label, name in enumerate(names):
-        vectors = whole_codes if whole else codes(embeddings, [label])
-        metrics = criterion_metrics(vectors, labels[:, label], vectors, labels[:, label],
+        chosen = vectors if dimensions is None else vectors[:, np.asarray(dimensions[label])]
+        metrics = criterion_metrics(chosen, labels[:, label], chosen, labels[:, label],
                                     exclude_self=True)
         for metric, value in metrics.items():
-            results[f"per_label.{name}.{prefix}_{metric}"] = value
+            results[f"per_label.{name}.{variant}retrieval_{metric}"] = value
             means[metric].append(value)
     for metric, values in means.items():
-        results[f"{'retrieval.whole_' if whole else 'retrieval.'}{metric}_mean"] = float(
-            np.mean(values))
+        results[f"retrieval.{variant}{metric}_mean"] = float(np.mean(values))
     return results

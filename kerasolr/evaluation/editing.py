@@ -122,11 +122,29 @@ def generation_metrics(label_sets, decode_and_judge, gaussians: editing.LabelGau
     # A label no training image had has no Gaussian: it is never asked for.
     wanted = (np.asarray(label_sets) > 0.5) & (np.asarray(gaussians.counts) > 0)
     detected = decode_and_judge(editing.generate(wanted, gaussians, seed)) > threshold
+    return generation_scores(wanted, detected, gaussians.names)
+
+
+def generation_scores(wanted, detected, names) -> dict[str, float]:
+    """Scores images generated from label sets, whatever generated them.
+
+    Args:
+        wanted: `(n, L)` bool, the labels each image was generated with.
+        detected: `(n, L)` bool, the labels the judge sees in it.
+        names: The L label names.
+
+    Returns:
+        `generation.accuracy` (wanted labels detected, over all wanted
+        (image, label) cases), `generation.unwanted_absent`,
+        `generation.exact_match` and `per_label.<Name>.generation_accuracy`.
+    """
+    wanted = np.asarray(wanted, bool)
+    detected = np.asarray(detected, bool)
     results = {
         "generation.accuracy": _rate(detected[wanted]),
         "generation.unwanted_absent": _rate(~detected[~wanted]),
         "generation.exact_match": float(np.mean(np.all(detected == wanted, axis=1))),
     }
-    for label, name in enumerate(gaussians.names):
+    for label, name in enumerate(names):
         results[f"per_label.{name}.generation_accuracy"] = _rate(detected[wanted[:, label], label])
     return results

@@ -1,0 +1,414 @@
+"""`kerasolr compare`: OLR beside the representations users would otherwise pick,
+trained on the same data and evaluated by the same code.
+
+Models (keys of `compare.json`):
+- `olr`: the run's embeddings (`L x k`); retrieval by a label ranks with that
+  label's slot.
+- `classifier_features`: the run classifier's penultimate features.
+- `autoencoder`: the bottleneck (`L x k` units) of the run's plain autoencoder
+  (`decoder.baselines`, trained end to end with eq. 3).
+- `beta_vae`: the mean of a beta-VAE's `q(z|x)`, `L x k` dimensions.
+- `pse`: the mean of PSE's `q(z|x)` (label-conditioned VAE, its eq. 2).
+
+Every model is measured by the same functions on the same held-out split:
+the linear probe of section 4.1 (trained on the training split's codes),
+retrieval by each label as the criterion (eq. 10-12, leave-one-out over the
+whole split) ranked three ways (`retrieval.whole_*`: the whole
+representation; `retrieval.mi_*`: the dimensions whose mutual information
+with the label, estimated on the training split, is above the mean, as in the
+retrieval paper's section 6; `retrieval.slot_*`, OLR only: the label's slot),
+SSIM of reconstructions where the model has a decoder, and the judge's
+accuracy on images generated from held-out label sets where the model
+generates from labels (OLR through its label Gaussians, PSE through `q(z|l)`).
+
+The headline `retrieval.{map,ndcg,nn}_mean` of each model is the ranking its
+own method prescribes: the slot for OLR, mutual-information selection for the
+autoencoder and the beta-VAE (the retrieval paper's protocol for them), the
+whole representation for the classifier's features and PSE (neither paper
+selects dimensions). Every variant is in `compare.json` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasolr import editing, retrieval
+from kerasolr import run as runs
+from kerasolr.baselines import (
+    annotate,
+    autoencoder_codes,
+    candidate_label_sets,
+    classifier_features,
+    fit_vae,
+)
+from kerasolr.baselines import MODELS
+from kerasolr.config import RunConfig
+from kerasolr.data import pipeline
+from kerasolr.distribute import barrier, is_chief
+from kerasolr.embeddings import load_embeddings
+from kerasolr.evaluation.accuracy import multilabel_accuracy
+from kerasolr.evaluation.editing import generation_scores
+from kerasolr.evaluation.mutual_information import mutual_information, select_dimensions
+from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.evaluation.reconstruction import reconstruction_metrics
+from kerasolr.models.decoder import crop_to, decoder_from_config
+from kerasolr.resume import remove_checkpoint, write_text_atomically
+from kerasolr.training import save_model_atomically
+
+COMPARE_FILE = "compare.json"
+PER_LABEL_FILE = "compare_per_label.json"
+TABLE_FILE = "compare.md"
+BASELINES_DIR = "baselines"
+HEADLINE = ("probe.mean_accuracy", "retrieval.map_mean", "retrieval.ndcg_mean",
+            "retrieval.nn_mean", "recon.ssim", "generation.accuracy", "timing.train_seconds")
+RANKED_BY = {"olr": "slot", "classifier_features": "whole", "autoencoder": "mi",
+             "beta_vae": "mi", "pse": "whole"}
+RANKED_BY_WORDS = {"slot": "the label's slot", "mi": "MI-selected dimensions",
+                   "whole": "whole representation"}
+VAE_PARTS = {"beta_vae": ("encoder", "decoder"),
+             "pse": ("encoder", "decoder", "label_encoder")}
+BATCH = 256
+
+log = runs.log
+
+
+# === The metrics every representation gets ===
+
+def representation_metrics(train_codes, train_labels, test_codes, test_labels, names,
+                           probe_config, seed: int = 0, bins: int = 16, slots=None,
+                           ranked_by: str = "whole") -> dict[str, float]:
+    """The probe and every retrieval variant of one representation.
+
+    Args:
+        train_codes: `(n, d)` (or `(n, ...)`) codes of the training split.
+        train_labels: `(n, L)` its (possibly noisy) training labels.
+        test_codes: `(m, d)` codes of the held-out split.
+        test_labels: `(m, L)` its clean labels.
+        names: The L label names.
+        probe_config: A `ProbeConfig`.
+        seed: Probe seed.
+        bins: Bins of the mutual-information estimate.
+        slots: Per-label dimension arrays of a label's own slot (OLR), or `None`.
+        ranked_by: `"slot"`, `"mi"` or `"whole"`: the variant copied to the
+            headline `retrieval.{map,ndcg,nn}_mean`.
+
+    Returns:
+        Flat metrics: `probe.*`, `retrieval.{whole_,mi_,slot_}{map,ndcg,nn}_mean`,
+        `retrieval.{map,ndcg,nn}_mean`, `retrieval.mi_dimensions_mean` and
+        per-label keys.
+    """
+    if ranked_by not in RANKED_BY_WORDS or ranked_by == "slot" and slots is None:
+        raise ValueError(f"ranked_by={ranked_by!r} is invalid: expected one of "
+                         f"{sorted(RANKED_BY_WORDS)} ('slot' needs slots)")
+    train_codes = np.asarray(train_codes, np.float32).reshape(len(train_codes), -1)
+    test_codes = np.asarray(test_codes, np.float32).reshape(len(test_codes), -1)
+    p = probe_config
+    probe = train_probe(train_codes, train_labels, p.epochs, p.batch_size, p.learning_rate,
+                        seed=seed)
+    results = multilabel_accuracy(test_labels, probe_predictions(probe, test_codes), names,
+                                  "probe")
+    results.update(retrieval.dimension_retrieval_metrics(test_codes, test_labels, names, None,
+                                                         "whole_"))
+    selected = select_dimensions(mutual_information(train_codes, train_labels, bins))
+    results.update(retrieval.dimension_retrieval_metrics(test_codes, test_labels, names,
+                                                         selected, "mi_"))
+    results["retrieval.mi_dimensions_mean"] = float(np.mean([len(s) for s in selected]))
+    if slots is not None:
+        results.update(retrieval.dimension_retrieval_metrics(test_codes, test_labels, names,
+                                                             slots, "slot_"))
+    for metric in ("map", "ndcg", "nn"):
+        results[f"retrieval.{metric}_mean"] = results[f"retrieval.{ranked_by}_{metric}_mean"]
+    return results
+
+
+# === Orchestration ===
+
+def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
+            strategy=None) -> dict[str, dict[str, float]]:
+    """Trains (or reuses) OLR and every baseline, evaluates them alike, writes the table.
+
+    Args:
+        config: The config of the comparison (data, OLR, decoder, baselines).
+        out_dir: Output folder: `config.json`, `olr/` (the OLR run, unless
+            `olr_run`), `baselines/` (the VAEs), `compare.json`,
+            `compare_per_label.json` and `compare.md`. Re-running resumes.
+        olr_run: An existing, fully evaluated OLR run directory to reuse
+            instead of training one; its config must equal `config` except
+            for the `baselines` section.
+        strategy: Strategy to train under (default: the current one).
+
+    Returns:
+        `{model: flat metrics}` as written to `compare.json`.
+    """
+    config.validate()
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    if olr_run is not None:
+        _check_same_run(config, olr_run)
+        olr_dir = olr_run
+    else:
+        olr_dir = os.path.join(out_dir, "olr")
+    if chief:
+        runs.prepare_run_dir(config, out_dir)
+    if olr_run is None:
+        log(f"compare: OLR run in {olr_dir}")
+        runs.run_all(config, olr_dir, strategy)
+    _check_finished(olr_dir)
+    with runs._precision(config.precision):
+        for model in VAE_PARTS:
+            _train_vae(config, out_dir, model, strategy)
+    results: dict[str, dict[str, float]] = {}
+    if chief:
+        results = _evaluate_all(config, olr_dir, out_dir)
+    barrier(strategy)
+    return results
+
+
+def _check_finished(olr_dir: str) -> None:
+    for name in ("classifier.keras", "encoder.keras", "embeddings/train.npz",
+                 "embeddings/test.npz", "decoder.keras", "autoencoder.keras", "judge.keras",
+                 runs.GAUSSIANS_FILE, runs.TIMING_FILE):
+        if not os.path.exists(os.path.join(olr_dir, name)):
+            hint = ("it was trained with decoder.baselines=false" if name == "autoencoder.keras"
+                    else "finish it with `kerasolr demo` / `kerasolr evaluate` first")
+            raise FileNotFoundError(f"{os.path.join(olr_dir, name)} not found: compare needs a "
+                                    f"finished, evaluated OLR run ({hint})")
+
+
+def _check_same_run(config: RunConfig, olr_run: str) -> None:
+    existing = runs.read_config(olr_run)
+    mine = dataclasses.replace(config, baselines=existing.baselines)
+    if existing != mine:
+        differing = [f.name for f in dataclasses.fields(RunConfig)
+                     if getattr(existing, f.name) != getattr(mine, f.name)]
+        raise ValueError(f"{olr_run}/config.json differs from the comparison's config in "
+                         f"{', '.join(differing)}; compare needs the same data and settings")
+
+
+def _vae_path(out_dir: str, model: str, part: str) -> str:
+    return os.path.join(out_dir, BASELINES_DIR, f"{model}_{part}.keras")
+
+
+def _train_vae(config: RunConfig, out_dir: str, model: str, strategy) -> None:
+    """Trains the beta-VAE or PSE into `out_dir/baselines/` (skipped when done)."""
+    parts = VAE_PARTS[model]
+    paths = [_vae_path(out_dir, model, part) for part in parts]
+    folder = os.path.join(out_dir, BASELINES_DIR)
+    out = runs._output_dir(folder, strategy)
+    if all(os.path.exists(path) for path in paths):
+        log(f"{model}: found {folder}/{model}_*.keras, skipping")
+        return
+    os.makedirs(out, exist_ok=True)
+    d, dec, b = config.data, config.decoder, config.baselines
+    names = pipeline.label_names(d)
+    latent = len(names) * config.siamese.k
+    beta = b.pse_beta if model == "pse" else b.beta
+    log(f"{model}: latent {len(names)} x {config.siamese.k} = {latent}, {dec.epochs} epochs, "
+        f"Adam {b.learning_rate:g}, KL weight {beta:g}")
+    keras.utils.set_random_seed(config.seed + (5 if model == "pse" else 4))
+    train = pipeline.load_split(d, "train", cache=runs._cache(d, out, "train"))
+    val = pipeline.load_split(d, "test").take(runs.VALIDATION_IMAGES // 2).cache()
+    shuffle = min(runs.SHUFFLE_BUFFER, pipeline.split_size(d, "train"))
+    start = time.time()
+    models, _ = fit_vae(
+        d.image_size, len(names), latent, config.siamese.filters,
+        lambda: decoder_from_config(dec, (latent,), d.image_size, f"{model}_decoder"),
+        pipeline.classifier_batches(train, dec.batch_size, config.seed, shuffle),
+        pipeline.classifier_batches(val, dec.batch_size), strategy, beta, b.learning_rate,
+        dec.epochs, pse=model == "pse", label_units=b.label_units, seed=config.seed,
+        callbacks=runs._fit_callbacks(folder, out, model), verbose=runs._verbose())
+    for part in parts:
+        save_model_atomically(models[part], os.path.join(out, f"{model}_{part}.keras"))
+    remove_checkpoint(runs._checkpoint_dir(out, model))
+    runs._record_timing(out, f"{model}_seconds", time.time() - start)
+
+
+def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
+    """One pass over a split for every model.
+
+    Args:
+        specs: `{model: (encode, reconstruct or None)}`; `encode(images)` gives
+            codes, `reconstruct(images, codes)` images of side `size`.
+        batches: Batches of element dicts.
+        size: Side the targets are cropped to.
+        filter_size: SSIM window.
+
+    Returns:
+        `({model: (n, d) codes}, {model: mean SSIM}, (n,) ids)`.
+    """
+    codes: dict[str, list] = {model: [] for model in specs}
+    ssim_sums = {model: 0.0 for model, (_, rebuild) in specs.items() if rebuild is not None}
+    ids, count = [], 0
+    for batch in batches:
+        images = batch["image"]
+        target = crop_to(images.numpy(), size)
+        for model, (encode, reconstruct) in specs.items():
+            code = np.asarray(encode(images))
+            codes[model].append(code.reshape(len(code), -1))
+            if reconstruct is not None:
+                metrics = reconstruction_metrics(target, reconstruct(images, code), "m",
+                                                 filter_size)
+                ssim_sums[model] += metrics["m.ssim"] * len(target)
+        ids.append(batch["id"].numpy())
+        count += len(target)
+    return ({model: np.concatenate(parts) for model, parts in codes.items()},
+            {model: total / count for model, total in ssim_sums.items()}, np.concatenate(ids))
+
+
+def _predict(model):
+    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return lambda x: tf.nest.map_structure(lambda t: t.numpy(), fn(x))
+
+
+def _image(decoder):
+    decode = _predict(decoder)
+    return lambda codes: decode(np.asarray(codes, np.float32))["image"]
+
+
+def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, dict[str, float]]:
+    d, dec, e, b = config.data, config.decoder, config.edit, config.baselines
+    names = pipeline.label_names(d)
+    train_emb = load_embeddings(runs.embeddings_path(olr_dir, "train"))
+    test_emb = load_embeddings(runs.embeddings_path(olr_dir, "test"))
+    train_labels, test_labels = train_emb["labels"], test_emb["clean_labels"]
+    L, k = train_emb["embeddings"].shape[1:]
+    load = runs._load_model
+    decoder = load(os.path.join(olr_dir, "decoder.keras"))
+    size = int(decoder.output["image"].shape[1])
+    judge = _predict(load(os.path.join(olr_dir, "judge.keras")))
+    with open(os.path.join(olr_dir, runs.TIMING_FILE)) as f:
+        olr_timing = json.load(f)
+    vae_timing_path = os.path.join(out_dir, BASELINES_DIR, runs.TIMING_FILE)
+    vae_timing = {}
+    if os.path.exists(vae_timing_path):
+        with open(vae_timing_path) as f:
+            vae_timing = json.load(f)
+
+    # Per model: code of a batch of images, reconstruction from (images, codes), seconds.
+    encoder = _predict(load(os.path.join(olr_dir, "encoder.keras")))
+    features = _predict(classifier_features(load(os.path.join(olr_dir, "classifier.keras"))))
+    autoencoder = load(os.path.join(olr_dir, "autoencoder.keras"))
+    ae_codes, ae_images = _predict(autoencoder_codes(autoencoder)), _predict(autoencoder)
+    vae = {model: {part: load(_vae_path(out_dir, model, part)) for part in parts}
+           for model, parts in VAE_PARTS.items()}
+    means = {model: _predict(parts["encoder"]) for model, parts in vae.items()}
+    specs = {
+        "olr": (encoder, lambda x, c: _image(decoder)(c.reshape(len(c), L, k)),
+                olr_timing["classifier_seconds"] + olr_timing["siamese_seconds"]),
+        "classifier_features": (features, None, olr_timing["classifier_seconds"]),
+        "autoencoder": (ae_codes, lambda x, c: ae_images(x)["image"],
+                        olr_timing["autoencoder_seconds"]),
+        "beta_vae": (lambda x: means["beta_vae"](x)["mean"],
+                     lambda x, c: _image(vae["beta_vae"]["decoder"])(c),
+                     vae_timing.get("beta_vae_seconds", float("nan"))),
+        "pse": (lambda x: means["pse"](x)["mean"],
+                lambda x, c: _image(vae["pse"]["decoder"])(c),
+                vae_timing.get("pse_seconds", float("nan"))),
+    }
+    slots = [np.arange(label * k, (label + 1) * k) for label in range(L)]
+    log("compare: codes of the training split (every model)")
+    train_codes, _, train_ids = _codes_and_reconstructions(
+        {model: (encode, None) for model, (encode, _, _) in specs.items()},
+        pipeline.example_batches(pipeline.load_split(d, "train"), BATCH), size,
+        dec.ssim_filter_size)
+    log("compare: codes and reconstructions of the held-out split (every model)")
+    test_codes, ssims, test_ids = _codes_and_reconstructions(
+        {model: (encode, rebuild) for model, (encode, rebuild, _) in specs.items()},
+        pipeline.example_batches(pipeline.load_split(d, "test"), BATCH), size,
+        dec.ssim_filter_size)
+    if not (np.array_equal(train_ids, train_emb["ids"])
+            and np.array_equal(test_ids, test_emb["ids"])):
+        raise ValueError(f"{olr_dir}/embeddings do not hold the images of the run's splits "
+                         "in order; re-run `kerasolr embed --force` on it")
+    results: dict[str, dict[str, float]] = {}
+    for model in MODELS:
+        log(f"compare: {model}: probe, mutual information and retrieval")
+        metrics = representation_metrics(train_codes[model], train_labels, test_codes[model],
+                                         test_labels, names, config.probe, config.seed,
+                                         b.mi_bins, slots if model == "olr" else None,
+                                         RANKED_BY[model])
+        if model in ssims:
+            metrics["recon.ssim"] = ssims[model]
+        metrics["timing.train_seconds"] = float(specs[model][2])
+        metrics["representation.dimensions"] = float(train_codes[model].shape[1])
+        results[model] = metrics
+
+    # Generation from held-out label sets (those of section 4.5), judged alike.
+    gaussians = editing.LabelGaussians.load(os.path.join(olr_dir, runs.GAUSSIANS_FILE))
+    wanted = (test_labels[:e.num_generations] > 0.5) & (gaussians.counts > 0)
+    log(f"compare: {len(wanted)} generations from labels alone (OLR and PSE)")
+    olr_images = _image(decoder)(editing.generate(wanted, gaussians, config.seed + 1))
+    results["olr"].update(_generation(wanted, judge(olr_images), e.threshold, names))
+    label_encoder = _predict(vae["pse"]["label_encoder"])
+    prior = label_encoder(wanted.astype(np.float32))
+    noise = np.random.default_rng(config.seed + 1).standard_normal(prior["mean"].shape)
+    z = prior["mean"] + np.exp(0.5 * prior["log_var"]) * noise.astype(np.float32)
+    pse_images = _image(vae["pse"]["decoder"])(z)
+    results["pse"].update(_generation(wanted, judge(pse_images), e.threshold, names))
+
+    log("compare: PSE annotation (most likely training label vector)")
+    candidates = candidate_label_sets(train_labels, b.max_candidates)
+    candidate_prior = label_encoder(candidates)
+    chosen = annotate(test_codes["pse"], candidate_prior["mean"], candidate_prior["log_var"],
+                      candidates)
+    annotation = multilabel_accuracy(test_labels, chosen, names, "annotation")
+    annotation["annotation.candidates"] = float(len(candidates))
+    results["pse"].update(annotation)
+    results["olr"]["timing.decoder_seconds"] = float(olr_timing["decoder_seconds"])
+    _write(out_dir, results, names)
+    return results
+
+
+def _generation(wanted, judged, threshold, names) -> dict[str, float]:
+    return generation_scores(wanted, np.asarray(judged) > threshold, names)
+
+
+def _write(out_dir: str, results: dict[str, dict[str, float]], names) -> None:
+    flat = {model: {key: value for key, value in metrics.items()
+                    if not key.startswith("per_label.")} for model, metrics in results.items()}
+    per_label = {model: {key: value for key, value in metrics.items()
+                         if key.startswith("per_label.")} for model, metrics in results.items()}
+    write_text_atomically(os.path.join(out_dir, COMPARE_FILE),
+                          json.dumps(flat, indent=2, sort_keys=True) + "\n")
+    write_text_atomically(os.path.join(out_dir, PER_LABEL_FILE),
+                          json.dumps(per_label, indent=2, sort_keys=True) + "\n")
+    write_text_atomically(os.path.join(out_dir, TABLE_FILE), format_table(flat) + "\n")
+
+
+def _cell(metrics: dict[str, float], key: str, digits: int = 4) -> str:
+    value = metrics.get(key)
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:.0f}" if key.startswith("timing.") else f"{value:.{digits}f}"
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """The comparison as Markdown: the headline table, then every retrieval variant."""
+    lines = ["| model | linear probe acc. | retrieval mAP | NDCG | NN | ranked by | "
+             "recon. SSIM | generation acc. | train s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for model, m in results.items():
+        lines.append(
+            f"| {model} | {_cell(m, 'probe.mean_accuracy')} | {_cell(m, 'retrieval.map_mean')} "
+            f"| {_cell(m, 'retrieval.ndcg_mean')} | {_cell(m, 'retrieval.nn_mean')} "
+            f"| {RANKED_BY_WORDS[RANKED_BY.get(model, 'whole')]} | {_cell(m, 'recon.ssim')} "
+            f"| {_cell(m, 'generation.accuracy')} | {_cell(m, 'timing.train_seconds')} |")
+    lines += ["", "Retrieval mAP (mean over labels) by how each model ranks:", "",
+              "| model | label's slot | MI-selected dims (mean count) | whole representation "
+              "| PSE annotation acc. |", "|---|---|---|---|---|"]
+    for model, m in results.items():
+        lines.append(
+            f"| {model} | {_cell(m, 'retrieval.slot_map_mean')} "
+            f"| {_cell(m, 'retrieval.mi_map_mean')} "
+            f"({_cell(m, 'retrieval.mi_dimensions_mean', 1)} of "
+            f"{_cell(m, 'representation.dimensions', 0)}) "
+            f"| {_cell(m, 'retrieval.whole_map_mean')} "
+            f"| {_cell(m, 'annotation.mean_accuracy')} |")
+    return "\n".join(lines)
