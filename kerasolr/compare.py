@@ -152,6 +152,7 @@ def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
     chief = is_chief(strategy)
     if olr_run is not None:
         _check_same_run(config, olr_run)
+        _check_finished(olr_run)
         olr_dir = olr_run
     else:
         olr_dir = os.path.join(out_dir, "olr")
@@ -160,7 +161,7 @@ def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
     if olr_run is None:
         log(f"compare: OLR run in {olr_dir}")
         runs.run_all(config, olr_dir, strategy)
-    _check_finished(olr_dir)
+        _check_finished(olr_dir)
     with runs._precision(config.precision):
         for model in VAE_PARTS:
             _train_vae(config, out_dir, model, strategy)

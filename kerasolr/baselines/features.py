@@ -18,7 +18,7 @@ def _sub_model(model: keras.Model, layer: str, name: str) -> keras.Model:
     except ValueError:
         raise ValueError(f"model {model.name!r} has no layer {layer!r}: not a kerasolr "
                          f"{name.split('_')[0]}") from None
-    return keras.Model(model.inputs, output, name=name)
+    return keras.Model(model.input, output, name=name)
 
 
 def classifier_features(classifier: keras.Model) -> keras.Model:
