@@ -42,13 +42,13 @@ import tensorflow as tf
 from kerasolr import editing, retrieval
 from kerasolr import run as runs
 from kerasolr.baselines import (
+    MODELS,
     annotate,
     autoencoder_codes,
     candidate_label_sets,
     classifier_features,
     fit_vae,
 )
-from kerasolr.baselines import MODELS
 from kerasolr.config import RunConfig
 from kerasolr.data import pipeline
 from kerasolr.distribute import barrier, is_chief
