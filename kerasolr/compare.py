@@ -264,8 +264,16 @@ def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
 
 
 def _predict(model):
-    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    return lambda x: tf.nest.map_structure(lambda t: t.numpy(), fn(x))
+    """A numpy-returning inference function of `model` (traced once per shape)."""
+
+    @tf.function(reduce_retracing=True)
+    def forward(x):
+        return model(x, training=False)
+
+    def predict(x):
+        return tf.nest.map_structure(np.asarray, forward(x))
+
+    return predict
 
 
 def _image(decoder):
