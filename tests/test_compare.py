@@ -86,8 +86,13 @@ def test_rerun_resumes_and_reuse_checks_the_config(compared, capsys):
     assert "beta_vae: found" in capsys.readouterr().err
     assert again["pse"]["probe.mean_accuracy"] == results["pse"]["probe.mean_accuracy"]
     other = os.path.join(os.path.dirname(out), "reuse")
-    reused = compare(config, other, olr_run=os.path.join(out, "olr"))
+    capsys.readouterr()
+    assert main(["compare", "--out", other, "--olr-run", os.path.join(out, "olr")]) == 0
+    printed = capsys.readouterr().out
+    assert "| olr |" in printed and "| pse |" in printed and "compare.json" in printed
     assert not os.path.exists(os.path.join(other, "olr"))
+    with open(os.path.join(other, COMPARE_FILE)) as f:
+        reused = json.load(f)
     assert reused["olr"]["retrieval.map_mean"] == results["olr"]["retrieval.map_mean"]
     changed = cfg.override(config, ["data.num_train=200"])
     with pytest.raises(ValueError, match="differs from the comparison's config in data"):
