@@ -276,11 +276,6 @@ def _predict(model):
     return predict
 
 
-def _image(decoder):
-    decode = _predict(decoder)
-    return lambda codes: decode(np.asarray(codes, np.float32))["image"]
-
-
 def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, dict[str, float]]:
     d, dec, e, b = config.data, config.decoder, config.edit, config.baselines
     names = pipeline.label_names(d)
@@ -288,7 +283,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     test_emb = load_embeddings(runs.embeddings_path(olr_dir, "test"))
     train_labels, test_labels = train_emb["labels"], test_emb["clean_labels"]
     L, k = train_emb["embeddings"].shape[1:]
-    load = runs._load_model
+    load, decode = runs._load_model, runs._decode     # decode: the images run.evaluate scores
     decoder = load(os.path.join(olr_dir, "decoder.keras"))
     size = int(decoder.output["image"].shape[1])
     judge = _predict(load(os.path.join(olr_dir, "judge.keras")))
@@ -304,21 +299,21 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     encoder = _predict(load(os.path.join(olr_dir, "encoder.keras")))
     features = _predict(classifier_features(load(os.path.join(olr_dir, "classifier.keras"))))
     autoencoder = load(os.path.join(olr_dir, "autoencoder.keras"))
-    ae_codes, ae_images = _predict(autoencoder_codes(autoencoder)), _predict(autoencoder)
+    ae_codes = _predict(autoencoder_codes(autoencoder))
     vae = {model: {part: load(_vae_path(out_dir, model, part)) for part in parts}
            for model, parts in VAE_PARTS.items()}
     means = {model: _predict(parts["encoder"]) for model, parts in vae.items()}
     specs = {
-        "olr": (encoder, lambda x, c: _image(decoder)(c.reshape(len(c), L, k)),
+        "olr": (encoder, lambda x, c: decode(decoder, c.reshape(len(c), L, k)),
                 olr_timing["classifier_seconds"] + olr_timing["siamese_seconds"]),
         "classifier_features": (features, None, olr_timing["classifier_seconds"]),
-        "autoencoder": (ae_codes, lambda x, c: ae_images(x)["image"],
+        "autoencoder": (ae_codes, lambda x, c: decode(autoencoder, x),
                         olr_timing["autoencoder_seconds"]),
         "beta_vae": (lambda x: means["beta_vae"](x)["mean"],
-                     lambda x, c: _image(vae["beta_vae"]["decoder"])(c),
+                     lambda x, c: decode(vae["beta_vae"]["decoder"], c),
                      vae_timing.get("beta_vae_seconds", float("nan"))),
         "pse": (lambda x: means["pse"](x)["mean"],
-                lambda x, c: _image(vae["pse"]["decoder"])(c),
+                lambda x, c: decode(vae["pse"]["decoder"], c),
                 vae_timing.get("pse_seconds", float("nan"))),
     }
     slots = [np.arange(label * k, (label + 1) * k) for label in range(L)]
@@ -353,13 +348,13 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     gaussians = editing.LabelGaussians.load(os.path.join(olr_dir, runs.GAUSSIANS_FILE))
     wanted = (test_labels[:e.num_generations] > 0.5) & (gaussians.counts > 0)
     log(f"compare: {len(wanted)} generations from labels alone (OLR and PSE)")
-    olr_images = _image(decoder)(editing.generate(wanted, gaussians, config.seed + 1))
+    olr_images = decode(decoder, editing.generate(wanted, gaussians, config.seed + 1))
     results["olr"].update(_generation(wanted, judge(olr_images), e.threshold, names))
     label_encoder = _predict(vae["pse"]["label_encoder"])
     prior = label_encoder(wanted.astype(np.float32))
     noise = np.random.default_rng(config.seed + 1).standard_normal(prior["mean"].shape)
     z = prior["mean"] + np.exp(0.5 * prior["log_var"]) * noise.astype(np.float32)
-    pse_images = _image(vae["pse"]["decoder"])(z)
+    pse_images = decode(vae["pse"]["decoder"], z)
     results["pse"].update(_generation(wanted, judge(pse_images), e.threshold, names))
 
     log("compare: PSE annotation (most likely training label vector)")
@@ -371,7 +366,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     annotation["annotation.candidates"] = float(len(candidates))
     results["pse"].update(annotation)
     results["olr"]["timing.decoder_seconds"] = float(olr_timing["decoder_seconds"])
-    _write(out_dir, results, names)
+    _write(out_dir, results)
     return results
 
 
@@ -379,7 +374,7 @@ def _generation(wanted, judged, threshold, names) -> dict[str, float]:
     return generation_scores(wanted, np.asarray(judged) > threshold, names)
 
 
-def _write(out_dir: str, results: dict[str, dict[str, float]], names) -> None:
+def _write(out_dir: str, results: dict[str, dict[str, float]]) -> None:
     flat = {model: {key: value for key, value in metrics.items()
                     if not key.startswith("per_label.")} for model, metrics in results.items()}
     per_label = {model: {key: value for key, value in metrics.items()
