@@ -11,6 +11,7 @@ demo: install
 
 test:
 	$(PIP) install -q -e ".[test]"
+	ruff check .
 	$(PYTHON) -m pytest -q tests
 
 lint:

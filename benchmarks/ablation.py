@@ -23,6 +23,9 @@ import subprocess
 import sys
 
 from kerasolr import config as cfg
+from kerasolr.rundir import RunDir
+
+REUSED_NOTE = "reused_classifier.txt"   # the ablation's own note in a row's run directory
 
 # name -> (preset, overrides, what it tests)
 ROWS = {
@@ -64,24 +67,23 @@ def known_classifiers(out: str) -> dict[str, str]:
     """Classifiers already trained by finished rows under `out`, by `classifier_key`."""
     found = {}
     for name in ROWS:
-        run_dir = os.path.join(out, name)
-        path = os.path.join(run_dir, "classifier.keras")
-        if os.path.exists(path) and os.path.exists(os.path.join(run_dir, "config.json")):
-            with open(os.path.join(run_dir, "config.json")) as f:
-                found.setdefault(classifier_key(cfg.RunConfig.from_dict(json.load(f))), path)
+        run = RunDir(os.path.join(out, name))
+        if run.has_model("classifier") and os.path.exists(run.config_path):
+            found.setdefault(classifier_key(run.read_config()), run.model_path("classifier"))
     return found
 
 
 def run_row(name, out, num_train):
     preset, overrides, _ = ROWS[name]
     run_dir = os.path.join(out, name)
+    run = RunDir(run_dir)
     sets = [*overrides, f"data.num_train={num_train}"]
     key = classifier_key(cfg.override(cfg.preset(preset), sets))
     source = known_classifiers(out).get(key)
-    if source and not os.path.exists(os.path.join(run_dir, "classifier.keras")):
+    if source and not run.has_model("classifier"):
         os.makedirs(run_dir, exist_ok=True)
-        shutil.copy(source, os.path.join(run_dir, "classifier.keras"))
-        with open(os.path.join(run_dir, "reused_classifier.txt"), "w") as f:
+        shutil.copy(source, run.model_path("classifier"))
+        with open(run.file(REUSED_NOTE), "w") as f:
             f.write(source + "\n")
     args = [sys.executable, "-m", "kerasolr", "demo", "--out", run_dir, "--preset", preset]
     for item in sets:
@@ -94,13 +96,12 @@ def table(out: str) -> str:
     lines = ["| row | what | " + " | ".join(c for c, _ in COLUMNS)
              + " | siamese s | classifier s |", "|" + "---|" * (len(COLUMNS) + 4)]
     for name, (_, _, what) in ROWS.items():
-        path = os.path.join(out, name, "results.json")
-        if not os.path.exists(path):
+        run = RunDir(os.path.join(out, name))
+        if not os.path.exists(run.results_path):
             continue
-        with open(path) as f:
-            results = json.load(f)
+        results = run.read_results()
         cells = [f"{results.get(key, float('nan')):.3f}" for _, key in COLUMNS]
-        reused = os.path.exists(os.path.join(out, name, "reused_classifier.txt"))
+        reused = run.exists(REUSED_NOTE)
         cls_s = "reused" if reused else f"{results.get('timing.classifier_seconds', 0):.0f}"
         lines.append(f"| {name} | {what} | " + " | ".join(cells)
                      + f" | {results.get('timing.siamese_seconds', 0):.0f} | {cls_s} |")
@@ -118,7 +119,7 @@ def main():
     if unknown:
         parser.error(f"unknown rows {unknown}; known: {', '.join(ROWS)}")
     for name in names:
-        if os.path.exists(os.path.join(args.out, name, "results.json")):
+        if os.path.exists(RunDir(os.path.join(args.out, name)).results_path):
             print(f"[ablation] {name}: finished earlier, kept", file=sys.stderr)
             continue
         print(f"[ablation] {name}: {ROWS[name][2]}", file=sys.stderr, flush=True)

@@ -24,10 +24,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import run
 from kerasolr.data import pipeline
-from kerasolr.embeddings import load_embeddings
-from kerasolr.models.decoder import decoder_from_config
+from kerasolr.models.decoder import decode, decoder_from_config
+from kerasolr.rundir import RunDir
 from kerasolr.training import fit_reconstruction
 
 
@@ -48,15 +47,16 @@ def main() -> None:
     parser.add_argument("--val-images", type=int, default=1000)
     args = parser.parse_args()
 
-    config = run.read_config(args.run)
+    run = RunDir(args.run)
+    config = run.read_config()
     d = config.data
-    train_emb = load_embeddings(run.embeddings_path(args.run, "train"))
-    test_emb = load_embeddings(run.embeddings_path(args.run, "test"))
-    names = pipeline.label_names(d)
+    train_emb = run.load_embeddings("train")
+    test_emb = run.load_embeddings("test")
+    names = run.label_names()
     k = train_emb["embeddings"].shape[-1]
     images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
-    val = run._take(pipeline.load_split(d, "test"), args.val_images)
-    classifier = run._load_model(f"{args.run}/classifier.keras")
+    val = pipeline.take(pipeline.load_split(d, "test"), args.val_images)
+    classifier = run.load_model("classifier")
     finals = {}
     for item in args.setting:
         name, _, raw = item.partition(":")
@@ -79,7 +79,7 @@ def main() -> None:
         ssims = [round(v, 4) for v in history["val_ssim"]]
         # How much label content survives: the run's classifier on the
         # reconstructions (padded back to full size by edge replication).
-        recon = run._decode(decoder, test_emb["embeddings"][:len(val["image"])])
+        recon = decode(decoder, test_emb["embeddings"][:len(val["image"])])
         pad = (d.image_size - recon.shape[1]) // 2
         padded = np.pad(recon, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
         probs = classifier.predict(padded, verbose=0, batch_size=256)

@@ -26,8 +26,9 @@ import numpy as np
 
 from kerasolr import config, run
 from kerasolr.data import pipeline
-from kerasolr.embeddings import load_embeddings
+from kerasolr.embeddings import predict_images
 from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.rundir import RunDir
 
 SMALL = ["data.num_train=6000", "data.num_test=1000", "classifier.epochs=4",
          "siamese.epochs=4"]
@@ -47,10 +48,10 @@ def main() -> None:
         run_dir = os.path.join(args.out, f"noise_{noise:.2f}")
         run.train(cfg, run_dir)
         run.embed(run_dir)
-        train = load_embeddings(run.embeddings_path(run_dir, "train"))
-        test = load_embeddings(run.embeddings_path(run_dir, "test"))
-        classifier = run._load_model(os.path.join(run_dir, "classifier.keras"))
-        predicted = {split: run._predict_images(classifier, pipeline.example_batches(
+        train = RunDir(run_dir).load_embeddings("train")
+        test = RunDir(run_dir).load_embeddings("test")
+        classifier = RunDir(run_dir).load_model("classifier")
+        predicted = {split: predict_images(classifier, pipeline.example_batches(
             pipeline.load_split(cfg.data, split), 256)) > 0.5 for split in ("train", "test")}
         p = cfg.probe
         probe = train_probe(train["embeddings"], train["labels"], p.epochs, p.batch_size,

@@ -151,20 +151,20 @@ def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
 
     from kerasolr import config as cfg
     from kerasolr.models import build_encoder
-    from kerasolr.run import prepare_run_dir
+    from kerasolr.rundir import RunDir
 
     demo = cfg.demo()
     for run_dir, root, n in jobs:
         data = dataclasses.replace(demo.data, dataset="folder", root=os.path.abspath(root),
                                    image_size=image_size, num_train=n, num_test=n,
                                    split_mode="random", train_fraction=TRAIN_FRACTION)
-        prepare_run_dir(dataclasses.replace(demo, data=data).validate(), run_dir)
-        encoder_path = os.path.join(run_dir, "encoder.keras")
-        if not os.path.exists(encoder_path):
+        run = RunDir(run_dir)
+        run.prepare(dataclasses.replace(demo, data=data).validate(), LABELS)
+        if not run.has_model("encoder"):
             keras.utils.set_random_seed(0)
             encoder = build_encoder(len(LABELS), demo.siamese.k, image_size,
                                     demo.siamese.filters)
-            encoder.save(encoder_path)
+            run.save_model(encoder, "encoder")
 
 
 def run_in_spawned_process(target, *args) -> None:
@@ -193,7 +193,9 @@ def measure(run_dir: str) -> dict[str, float]:
     Returns:
         `{"rows", "peak_rss_mb", "seconds"}` of that process.
     """
-    output = os.path.join(run_dir, "embeddings", "train.npz")
+    from kerasolr.rundir import RunDir
+
+    output = RunDir(run_dir).embeddings_path("train")
     if os.path.exists(output):
         os.remove(output)
     command = [sys.executable, "-m", "kerasolr", "embed", run_dir, "--split", "train"]

@@ -26,8 +26,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import run
 from kerasolr.export import export_run
+from kerasolr.rundir import RunDir
 
 
 def images_per_second(fn, batch: np.ndarray, seconds: float) -> float:
@@ -49,9 +49,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(b) for b in args.batch_sizes.split(",")]
 
-    config = run.read_config(args.run_dir)
-    s = config.data.image_size
-    encoder = run._load_model(os.path.join(args.run_dir, "encoder.keras"))
+    run = RunDir(args.run_dir)
+    s = run.read_config().data.image_size
+    encoder = run.load_model("encoder")
     call = tf.function(lambda x: encoder(x, training=False), reduce_retracing=True)
     with tempfile.TemporaryDirectory() as base:
         path = export_run(args.run_dir, "bench", base=base)

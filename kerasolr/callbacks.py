@@ -82,7 +82,7 @@ class VisualCheck(keras.callbacks.Callback):
         self.out_dir = out_dir
         self.every = int(every)
         self.log_dir = log_dir
-        self._writer = None
+        self.writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         step = epoch + 1
@@ -96,13 +96,13 @@ class VisualCheck(keras.callbacks.Callback):
                 self._log_image(name, image, step)
 
     def _log_image(self, name: str, image: np.ndarray, step: int) -> None:
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
-        with self._writer.as_default():
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(self.log_dir)
+        with self.writer.as_default():
             write_image_summary(name, image, step)
-        self._writer.flush()
+        self.writer.flush()
 
     def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

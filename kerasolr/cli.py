@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from kerasolr.rundir import RESULTS_FILE, SUMMARY_FILE, RunDir
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -39,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="paper sections 4.1-4.5 on the run's held-out split "
                                         "(or 4.1 on another dataset with --data); writes "
-                                        "results.json")
+                                        f"{RESULTS_FILE}")
     p.add_argument("run_dir")
     p.add_argument("--data", metavar="DATASET:ROOT",
                    help="evaluate on another dataset instead: celeba:FOLDER, folder:FOLDER or "
@@ -137,7 +139,7 @@ def _compare_config(args):
     bad = [item for item in args.overrides if not item.startswith("baselines.")]
     if bad:
         raise ValueError(f"{bad[0]!r}: with --olr-run only baselines.* fields can be set")
-    return cfg.override(cfg.read_run_config(args.olr_run), list(args.overrides))
+    return cfg.override(RunDir(args.olr_run).read_config(), list(args.overrides))
 
 
 def _names(values) -> list[str]:
@@ -169,7 +171,7 @@ def main(argv=None) -> int:
             if args.data is not None:
                 from kerasolr import config as cfg
 
-                data = cfg.data_from_spec(cfg.read_run_config(args.run_dir), args.data,
+                data = cfg.data_from_spec(RunDir(args.run_dir).read_config(), args.data,
                                           args.overrides)
         if args.command == "report":     # needs no TensorFlow
             from kerasolr.report import write_report
@@ -212,14 +214,15 @@ def main(argv=None) -> int:
 
             found = search_image(args.run, args.image, args.out, _names(args.by), args.top)
             print(f"results grid: {found['grid']}\n" + "\n".join(
-                f"{rank + 1:3d}. test image {i} (distance {d:.4f})" for rank, (i, d) in
-                enumerate(zip(found["indices"], found["distances"], strict=True))))
+                f"{rank + 1:3d}. test image {i} (id {image_id}, distance {d:.4f})"
+                for rank, (i, image_id, d) in enumerate(zip(
+                    found["indices"], found["ids"], found["distances"], strict=True))))
         elif args.command == "export":
             from kerasolr.export import export_run
 
             print(export_run(args.run_dir, args.name, args.version, args.base))
         elif args.command == "compare":
-            from kerasolr.compare import TABLE_FILE, compare
+            from kerasolr.compare import COMPARE_FILE, TABLE_FILE, compare
 
             compare(config, args.out, args.olr_run, strategy)
             from kerasolr.distribute import is_chief
@@ -227,13 +230,13 @@ def main(argv=None) -> int:
             if is_chief(strategy):
                 with open(os.path.join(args.out, TABLE_FILE)) as f:
                     print(f.read())
-            print(f"comparison: {os.path.join(args.out, 'compare.json')}")
+            print(f"comparison: {os.path.join(args.out, COMPARE_FILE)}")
         elif args.command == "demo":
             run.run_all(config, args.out, strategy)
             from kerasolr.distribute import is_chief
 
             if is_chief(strategy):
-                with open(os.path.join(args.out, "summary.txt")) as f:
+                with open(os.path.join(args.out, SUMMARY_FILE)) as f:
                     print(f.read())
             print(f"run directory: {args.out}")
     except (ValueError, FileNotFoundError, NotADirectoryError) as err:

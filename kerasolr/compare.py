@@ -39,7 +39,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import editing, retrieval
+from kerasolr import evaluate as sections
+from kerasolr import retrieval
 from kerasolr import run as runs
 from kerasolr.baselines import (
     MODELS,
@@ -52,15 +53,20 @@ from kerasolr.baselines import (
 from kerasolr.config import RunConfig
 from kerasolr.data import pipeline
 from kerasolr.distribute import barrier, is_chief
-from kerasolr.embeddings import load_embeddings
 from kerasolr.evaluation.accuracy import multilabel_accuracy
-from kerasolr.evaluation.editing import generation_scores
+from kerasolr.evaluation.editing import generation_metrics, generation_scores
 from kerasolr.evaluation.mutual_information import mutual_information, select_dimensions
-from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
-from kerasolr.models.decoder import crop_to, decoder_from_config
+from kerasolr.models.decoder import crop_to, decode, decoder_from_config
 from kerasolr.resume import remove_checkpoint, write_text_atomically
-from kerasolr.training import save_model_atomically
+from kerasolr.rundir import GAUSSIANS_FILE, TIMING_FILE, RunDir, log
+from kerasolr.seeds import Seeds
+from kerasolr.training import (
+    VALIDATION_IMAGES,
+    fit_callbacks,
+    precision,
+    verbosity,
+)
 
 COMPARE_FILE = "compare.json"
 PER_LABEL_FILE = "compare_per_label.json"
@@ -75,8 +81,6 @@ RANKED_BY_WORDS = {"slot": "the label's slot", "mi": "MI-selected dimensions",
 VAE_PARTS = {"beta_vae": ("encoder", "decoder"),
              "pse": ("encoder", "decoder", "label_encoder")}
 BATCH = 256
-
-log = runs.log
 
 
 # === The metrics every representation gets ===
@@ -109,11 +113,8 @@ def representation_metrics(train_codes, train_labels, test_codes, test_labels, n
                          f"{sorted(RANKED_BY_WORDS)} ('slot' needs slots)")
     train_codes = np.asarray(train_codes, np.float32).reshape(len(train_codes), -1)
     test_codes = np.asarray(test_codes, np.float32).reshape(len(test_codes), -1)
-    p = probe_config
-    probe = train_probe(train_codes, train_labels, p.epochs, p.batch_size, p.learning_rate,
-                        seed=seed)
-    results = multilabel_accuracy(test_labels, probe_predictions(probe, test_codes), names,
-                                  "probe")
+    results = sections.probe_metrics(train_codes, train_labels, test_codes, test_labels, names,
+                                     probe_config, seed)
     results.update(retrieval.dimension_retrieval_metrics(test_codes, test_labels, names, None,
                                                          "whole_"))
     selected = select_dimensions(mutual_information(train_codes, train_labels, bins))
@@ -157,12 +158,12 @@ def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
     else:
         olr_dir = os.path.join(out_dir, "olr")
     if chief:
-        runs.prepare_run_dir(config, out_dir)
+        RunDir(out_dir).prepare(config, pipeline.label_names(config.data))
     if olr_run is None:
         log(f"compare: OLR run in {olr_dir}")
         runs.run_all(config, olr_dir, strategy)
         _check_finished(olr_dir)
-    with runs._precision(config.precision):
+    with precision(config.precision):
         for model in VAE_PARTS:
             _train_vae(config, out_dir, model, strategy)
     results: dict[str, dict[str, float]] = {}
@@ -173,18 +174,22 @@ def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
 
 
 def _check_finished(olr_dir: str) -> None:
-    for name in ("classifier.keras", "encoder.keras", "embeddings/train.npz",
-                 "embeddings/test.npz", "decoder.keras", "autoencoder.keras", "judge.keras",
-                 runs.GAUSSIANS_FILE, runs.TIMING_FILE):
-        if not os.path.exists(os.path.join(olr_dir, name)):
-            hint = ("it was trained with decoder.baselines=false" if name == "autoencoder.keras"
+    run = RunDir(olr_dir)
+    needed = [run.model_path(name) for name in ("classifier", "encoder", "decoder",
+                                                 "autoencoder", "judge")]
+    needed += [run.embeddings_path("train"), run.embeddings_path("test"),
+               run.file(GAUSSIANS_FILE), run.file(TIMING_FILE)]
+    for path in needed:
+        if not os.path.exists(path):
+            hint = ("it was trained with decoder.baselines=false"
+                    if path == run.model_path("autoencoder")
                     else "finish it with `kerasolr demo` / `kerasolr evaluate` first")
-            raise FileNotFoundError(f"{os.path.join(olr_dir, name)} not found: compare needs a "
-                                    f"finished, evaluated OLR run ({hint})")
+            raise FileNotFoundError(f"{path} not found: compare needs a finished, evaluated "
+                                    f"OLR run ({hint})")
 
 
 def _check_same_run(config: RunConfig, olr_run: str) -> None:
-    existing = runs.read_config(olr_run)
+    existing = RunDir(olr_run).read_config()
     mine = dataclasses.replace(config, baselines=existing.baselines)
     if existing != mine:
         differing = [f.name for f in dataclasses.fields(RunConfig)
@@ -194,29 +199,31 @@ def _check_same_run(config: RunConfig, olr_run: str) -> None:
 
 
 def _vae_path(out_dir: str, model: str, part: str) -> str:
-    return os.path.join(out_dir, BASELINES_DIR, f"{model}_{part}.keras")
+    return RunDir(os.path.join(out_dir, BASELINES_DIR)).model_path(f"{model}_{part}")
 
 
 def _train_vae(config: RunConfig, out_dir: str, model: str, strategy) -> None:
     """Trains the beta-VAE or PSE into `out_dir/baselines/` (skipped when done)."""
     parts = VAE_PARTS[model]
     paths = [_vae_path(out_dir, model, part) for part in parts]
-    folder = os.path.join(out_dir, BASELINES_DIR)
-    out = runs._output_dir(folder, strategy)
+    folder = RunDir(os.path.join(out_dir, BASELINES_DIR))
+    out = folder.output_for(strategy)
     if all(os.path.exists(path) for path in paths):
-        log(f"{model}: found {folder}/{model}_*.keras, skipping")
+        log(f"{model}: found {folder.path}/{model}_*.keras, skipping")
         return
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(out.path, exist_ok=True)
     d, dec, b = config.data, config.decoder, config.baselines
     names = pipeline.label_names(d)
     latent = len(names) * config.siamese.k
     beta = b.pse_beta if model == "pse" else b.beta
     log(f"{model}: latent {len(names)} x {config.siamese.k} = {latent}, {dec.epochs} epochs, "
         f"Adam {b.learning_rate:g}, KL weight {beta:g}")
-    keras.utils.set_random_seed(config.seed + (5 if model == "pse" else 4))
-    train = pipeline.load_split(d, "train", cache=runs._cache(d, out, "train"))
-    val = pipeline.load_split(d, "test").take(runs.VALIDATION_IMAGES // 2).cache()
-    shuffle = min(runs.SHUFFLE_BUFFER, pipeline.split_size(d, "train"))
+    seeds = Seeds(config.seed)
+    keras.utils.set_random_seed(seeds.pse if model == "pse" else seeds.beta_vae)
+    train = pipeline.load_split(d, "train",
+                                cache=pipeline.cache_argument(d, out.cache_dir, "train"))
+    val = pipeline.load_split(d, "test").take(VALIDATION_IMAGES // 2).cache()
+    shuffle = pipeline.shuffle_buffer(d)
     start = time.time()
     models, _ = fit_vae(
         d.image_size, len(names), latent, config.siamese.filters,
@@ -224,11 +231,11 @@ def _train_vae(config: RunConfig, out_dir: str, model: str, strategy) -> None:
         pipeline.classifier_batches(train, dec.batch_size, config.seed, shuffle),
         pipeline.classifier_batches(val, dec.batch_size), strategy, beta, b.learning_rate,
         dec.epochs, pse=model == "pse", label_units=b.label_units, seed=config.seed,
-        callbacks=runs._fit_callbacks(folder, out, model), verbose=runs._verbose())
+        callbacks=fit_callbacks(folder, out, model), verbose=verbosity())
     for part in parts:
-        save_model_atomically(models[part], os.path.join(out, f"{model}_{part}.keras"))
-    remove_checkpoint(runs._checkpoint_dir(out, model))
-    runs._record_timing(out, f"{model}_seconds", time.time() - start)
+        out.save_model(models[part], f"{model}_{part}")
+    remove_checkpoint(out.checkpoint_dir(model))
+    out.record_timing(f"{model}_seconds", time.time() - start)
 
 
 def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
@@ -278,29 +285,26 @@ def _predict(model):
 
 def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, dict[str, float]]:
     d, dec, e, b = config.data, config.decoder, config.edit, config.baselines
-    names = pipeline.label_names(d)
-    train_emb = load_embeddings(runs.embeddings_path(olr_dir, "train"))
-    test_emb = load_embeddings(runs.embeddings_path(olr_dir, "test"))
+    run = RunDir(olr_dir)
+    names = run.label_names()
+    train_emb = run.load_embeddings("train")
+    test_emb = run.load_embeddings("test")
     train_labels, test_labels = train_emb["labels"], test_emb["clean_labels"]
     L, k = train_emb["embeddings"].shape[1:]
-    load, decode = runs._load_model, runs._decode     # decode: the images run.evaluate scores
-    decoder = load(os.path.join(olr_dir, "decoder.keras"))
+    load = run.load_model
+    decoder = load("decoder")
     size = int(decoder.output["image"].shape[1])
-    judge = _predict(load(os.path.join(olr_dir, "judge.keras")))
-    with open(os.path.join(olr_dir, runs.TIMING_FILE)) as f:
-        olr_timing = json.load(f)
-    vae_timing_path = os.path.join(out_dir, BASELINES_DIR, runs.TIMING_FILE)
-    vae_timing = {}
-    if os.path.exists(vae_timing_path):
-        with open(vae_timing_path) as f:
-            vae_timing = json.load(f)
+    judge = _predict(load("judge"))
+    olr_timing = run.read_timing()
+    vae_timing = RunDir(os.path.join(out_dir, BASELINES_DIR)).read_timing()
 
     # Per model: code of a batch of images, reconstruction from (images, codes), seconds.
-    encoder = _predict(load(os.path.join(olr_dir, "encoder.keras")))
-    features = _predict(classifier_features(load(os.path.join(olr_dir, "classifier.keras"))))
-    autoencoder = load(os.path.join(olr_dir, "autoencoder.keras"))
+    encoder = _predict(load("encoder"))
+    features = _predict(classifier_features(load("classifier")))
+    autoencoder = load("autoencoder")
     ae_codes = _predict(autoencoder_codes(autoencoder))
-    vae = {model: {part: load(_vae_path(out_dir, model, part)) for part in parts}
+    baselines = RunDir(os.path.join(out_dir, BASELINES_DIR))
+    vae = {model: {part: baselines.load_model(f"{model}_{part}") for part in parts}
            for model, parts in VAE_PARTS.items()}
     means = {model: _predict(parts["encoder"]) for model, parts in vae.items()}
     specs = {
@@ -345,14 +349,17 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
         results[model] = metrics
 
     # Generation from held-out label sets (those of section 4.5), judged alike.
-    gaussians = editing.LabelGaussians.load(os.path.join(olr_dir, runs.GAUSSIANS_FILE))
-    wanted = (test_labels[:e.num_generations] > 0.5) & (gaussians.counts > 0)
+    gaussians = run.label_gaussians()
+    seeds = Seeds(config.seed)
+    label_sets = test_labels[:e.num_generations]
+    wanted = (label_sets > 0.5) & (gaussians.counts > 0)
     log(f"compare: {len(wanted)} generations from labels alone (OLR and PSE)")
-    olr_images = decode(decoder, editing.generate(wanted, gaussians, config.seed + 1))
-    results["olr"].update(_generation(wanted, judge(olr_images), e.threshold, names))
+    results["olr"].update(generation_metrics(
+        label_sets, lambda embeddings: judge(decode(decoder, embeddings)), gaussians,
+        seeds.generation, e.threshold))
     label_encoder = _predict(vae["pse"]["label_encoder"])
     prior = label_encoder(wanted.astype(np.float32))
-    noise = np.random.default_rng(config.seed + 1).standard_normal(prior["mean"].shape)
+    noise = np.random.default_rng(seeds.generation).standard_normal(prior["mean"].shape)
     z = prior["mean"] + np.exp(0.5 * prior["log_var"]) * noise.astype(np.float32)
     pse_images = decode(vae["pse"]["decoder"], z)
     results["pse"].update(_generation(wanted, judge(pse_images), e.threshold, names))

@@ -421,22 +421,6 @@ def _build(section_cls: type, values: dict[str, Any], prefix: str):
     return section_cls(**kwargs)
 
 
-def read_run_config(run_dir: str, name: str = "config.json") -> RunConfig:
-    """Reads and validates a run directory's config (no TensorFlow needed)."""
-    import os
-
-    path = os.path.join(run_dir, name)
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: not a kerasolr run directory")
-    try:
-        with open(path) as f:
-            return RunConfig.from_dict(json.load(f)).validate()
-    except (json.JSONDecodeError, TypeError) as err:
-        raise ValueError(f"{path} is not a valid kerasolr config: {err}") from None
-
-
 ALL = 2**31 - 1      # "no cap" for num_train / num_test
 
 

@@ -19,8 +19,6 @@ import os
 
 import numpy as np
 
-GAUSSIANS_FILE = "label_gaussians.npz"
-
 
 @dataclasses.dataclass(frozen=True)
 class LabelGaussians:
@@ -163,6 +161,26 @@ def scale_label(embedding, label: int, s: float) -> np.ndarray:
     _check_label(out, label)
     out[..., label, :] *= s
     return out
+
+
+def balanced_labels(labels, count: int) -> list[int]:
+    """Indices of the `count` labels whose prevalence in `labels` `(n, L)` is
+    closest to one half (ties by index)."""
+    prevalence = np.asarray(labels, np.float64).mean(axis=0)
+    return [int(i) for i in np.argsort(np.abs(prevalence - 0.5), kind="stable")[:count]]
+
+
+def toggle_edits(embeddings, labels, label_ids, names, gaussians: LabelGaussians,
+                 seed: int) -> dict[str, np.ndarray]:
+    """Per label: the embeddings with it removed where the image has it and
+    added where it does not, keyed `"toggle <name>"`."""
+    edits = {}
+    for label in label_ids:
+        added = add_label(embeddings, label, gaussians, seed)
+        removed = remove_label(embeddings, label)
+        has = np.asarray(labels)[:, label] > 0.5
+        edits[f"toggle {names[label]}"] = np.where(has[:, None, None], removed, added)
+    return edits
 
 
 def slerp(a, b, t):

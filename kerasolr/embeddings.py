@@ -117,6 +117,23 @@ def extract_embeddings(encoder, batches: tf.data.Dataset, path: str,
     return write_npz_streaming(path, rows(), progress=progress)
 
 
+def predict_images(model, batches) -> np.ndarray:
+    """`model`'s outputs `(n, ...)` for every image of batched element dicts
+    (one traced function for all batch sizes)."""
+
+    @tf.function(reduce_retracing=True)
+    def predict(images):
+        return model(images, training=False)
+
+    return np.concatenate([predict(element["image"]).numpy() for element in batches])
+
+
+def embed_array(encoder, images, batch_size: int = 256) -> np.ndarray:
+    """Embeddings `(n, L, k)` of an in-memory image array, in batches."""
+    return np.concatenate([encoder(images[i:i + batch_size], training=False).numpy()
+                           for i in range(0, len(images), batch_size)])
+
+
 def load_embeddings(path: str) -> dict[str, np.ndarray]:
     """Loads an embeddings `.npz` into a dict of arrays."""
     if not os.path.exists(path):

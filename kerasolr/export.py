@@ -40,8 +40,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasolr import editing
-from kerasolr.data import pipeline
 from kerasolr.data.images import decode, square_crop_resize
+from kerasolr.rundir import RunDir
 
 METADATA_FILE = "kerasolr.json"
 
@@ -170,12 +170,11 @@ def export_run(run_dir: str, name: str, version: int | None = None,
     Returns:
         The version folder.
     """
-    from kerasolr import run
-
     if not name or os.sep in name or name.startswith("."):
         raise ValueError(f"bad model name {name!r}: expected one folder name")
-    config = run.read_config(run_dir)
-    names = pipeline.label_names(config.data)
+    run = RunDir(run_dir)
+    config = run.read_config()
+    names = run.label_names()
     model_dir = os.path.join(base, name)
     if version is None:
         existing = [int(v) for v in os.listdir(model_dir) if v.isdigit()] \
@@ -186,14 +185,12 @@ def export_run(run_dir: str, name: str, version: int | None = None,
     target = os.path.join(model_dir, str(version))
     if os.path.exists(target):
         raise ValueError(f"{target} already exists; pass another --version")
-    encoder = run._load_model(os.path.join(run_dir, "encoder.keras"))
-    classifier = run._load_model(os.path.join(run_dir, "classifier.keras"))
+    encoder = run.load_model("encoder")
+    classifier = run.load_model("classifier")
     decoder, gaussians = None, None
-    if os.path.exists(os.path.join(run_dir, "decoder.keras")):
-        decoder = run._load_model(os.path.join(run_dir, "decoder.keras"))
-        path = os.path.join(run_dir, editing.GAUSSIANS_FILE)
-        gaussians = (editing.LabelGaussians.load(path) if os.path.exists(path)
-                     else run.fit_gaussians(run_dir))
+    if run.has_model("decoder"):
+        decoder = run.load_model("decoder")
+        gaussians = run.label_gaussians()
     archive, metadata = build_archive(encoder, classifier, names, config.data.image_size,
                                       decoder, gaussians)
     os.makedirs(model_dir, exist_ok=True)

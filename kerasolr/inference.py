@@ -12,7 +12,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kerasolr import editing, plots
+from kerasolr import editing, plots, retrieval
+from kerasolr.data import pipeline
+from kerasolr.models.decoder import crop_to, decode
+from kerasolr.rundir import RunDir
 
 
 def read_image(path: str, image_size: int) -> np.ndarray:
@@ -36,18 +39,13 @@ def read_image(path: str, image_size: int) -> np.ndarray:
     return (tf.cast(image, tf.float32) / 255.0).numpy()
 
 
-def _models(run_dir: str):
-    from kerasolr import run
-
-    config = run.read_config(run_dir)
-    decoder_path = os.path.join(run_dir, "decoder.keras")
-    if not os.path.exists(decoder_path):
-        raise FileNotFoundError(f"{decoder_path} not found: run `kerasolr train-decoder "
-                                f"{run_dir}` first")
-    gaussians_path = os.path.join(run_dir, editing.GAUSSIANS_FILE)
-    gaussians = (editing.LabelGaussians.load(gaussians_path) if os.path.exists(gaussians_path)
-                 else run.fit_gaussians(run_dir))
-    return config, run._load_model(decoder_path), gaussians
+def _models(run: RunDir):
+    """The run's config, decoder and label Gaussians (checked before any loading)."""
+    config = run.read_config()
+    if not run.has_model("decoder"):
+        raise FileNotFoundError(f"{run.model_path('decoder')} not found: run `kerasolr "
+                                f"train-decoder {run.path}` first")
+    return config, run.load_model("decoder"), run.label_gaussians()
 
 
 def _label_ids(gaussians: editing.LabelGaussians, names) -> list[int]:
@@ -72,21 +70,19 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         `{"edited": out_path, "comparison": <out>_comparison.png}`; the second
         file shows original, reconstruction and edit side by side.
     """
-    from kerasolr import run
-    from kerasolr.models.decoder import crop_to
-
     if not (add or remove or emphasise):
         raise ValueError("nothing to do: give at least one of --add, --remove, --emphasise")
     if scale <= 0:
         raise ValueError(f"scale={scale} is invalid: expected > 0")
-    config, decoder, gaussians = _models(run_dir)
+    run = RunDir(run_dir)
+    config, decoder, gaussians = _models(run)
     overlap = set(add) & set(remove)
     if overlap:
         raise ValueError(f"label {sorted(overlap)[0]!r} is both added and removed")
     add_ids, remove_ids = _label_ids(gaussians, add), _label_ids(gaussians, remove)
     emphasise_ids = _label_ids(gaussians, emphasise)
     image = read_image(image_path, config.data.image_size)
-    encoder = run._load_model(os.path.join(run_dir, "encoder.keras"))
+    encoder = run.load_model("encoder")
     embedding = encoder(image[None], training=False).numpy()
     edited = embedding
     for i, label in enumerate(add_ids):
@@ -95,8 +91,8 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         edited = editing.remove_label(edited, label)
     for label in emphasise_ids:
         edited = editing.scale_label(edited, label, scale)
-    reconstruction = run._decode(decoder, embedding)
-    result = run._decode(decoder, edited)
+    reconstruction = decode(decoder, embedding)
+    result = decode(decoder, edited)
     plots.save_png(plots.to_uint8(result[0]), out_path)
     stem, _ = os.path.splitext(out_path)
     comparison = f"{stem}_comparison.png"
@@ -118,15 +114,13 @@ def generate_images(run_dir: str, labels, out_path: str, num: int = 8, seed: int
     Returns:
         `out_path`.
     """
-    from kerasolr import run
-
     if num < 1:
         raise ValueError(f"num={num} is invalid: expected >= 1")
-    _, decoder, gaussians = _models(run_dir)
+    _, decoder, gaussians = _models(RunDir(run_dir))
     wanted = np.zeros((num, len(gaussians.names)))
     for label in _label_ids(gaussians, labels):
         wanted[:, label] = 1
-    images = run._decode(decoder, editing.generate(wanted, gaussians, seed, scale))
+    images = decode(decoder, editing.generate(wanted, gaussians, seed, scale))
     title = ", ".join(labels) if labels else "(no labels)"
     plots.save_png(plots.image_grid([list(images)], title=title, scale=3), out_path)
     return out_path
@@ -138,30 +132,45 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
     by the chosen labels' slots (or by the whole embedding when `by` is empty),
     and writes a grid: the query, then the `top` results in order.
 
-    Returns:
-        `{"grid": out_path, "indices": positions in the split, "distances": ...}`.
-    """
-    from kerasolr import retrieval, run
-    from kerasolr.data import pipeline
-    from kerasolr.embeddings import load_embeddings
+    The results are shown as they are in the run's dataset; where that dataset
+    is not on this machine (a run copied to a serving machine), as the
+    decoder's reconstructions of their stored embeddings, or, without a
+    decoder, as blank tiles, and the grid's title says so.
 
+    Returns:
+        `{"grid": out_path, "indices": positions in the split, "ids": the
+        images' ids in the dataset, "distances": ..., "shown": "images",
+        "reconstructions" or "none"}`.
+    """
     if top < 1:
         raise ValueError(f"--top must be >= 1, got {top}")
-    config = run.read_config(run_dir)
-    names = pipeline.label_names(config.data)
+    run = RunDir(run_dir)
+    config = run.read_config()
+    names = run.label_names()
     unknown = [name for name in by if name not in names]
     if unknown:
         raise ValueError(f"unknown label {unknown[0]!r}; known: {', '.join(names)}")
     labels = [names.index(name) for name in by] or None
-    encoder = run._load_model(os.path.join(run_dir, "encoder.keras"))
+    gallery = run.load_embeddings(split)
     query = read_image(image_path, config.data.image_size)
-    gallery = load_embeddings(run._require(run.embeddings_path(run_dir, split)))["embeddings"]
+    encoder = run.load_model("encoder")
     distances, indices = retrieval.search(
         retrieval.codes(encoder(query[None], training=False).numpy(), labels),
-        retrieval.codes(gallery, labels), top)
-    found = run._images_at(config, split, indices[0])
+        retrieval.codes(gallery["embeddings"], labels), top)
+    indices, distances = indices[0], distances[0]
     title = f"nearest by {', '.join(by)}" if by else "nearest by the whole embedding"
+    if pipeline.available(config.data):
+        found, shown = list(pipeline.images_at(config.data, split, indices)), "images"
+    elif run.has_model("decoder"):
+        decoded = decode(run.load_model("decoder"), gallery["embeddings"][indices])
+        found, shown = list(decoded), "reconstructions"
+        query = crop_to(query[None], decoded.shape[1])[0]
+        title += " (dataset not on this machine: results shown as reconstructions)"
+    else:
+        found, shown = [np.full_like(query, 0.5) for _ in indices], "none"
+        title += " (dataset not on this machine and no decoder: results not shown)"
     grid = plots.image_grid([[query, *found]], col_titles=["query"] + [
-        f"{d:.2f}" for d in distances[0]], title=title)
+        f"{d:.2f}" for d in distances], title=title)
     plots.save_png(grid, out_path)
-    return {"grid": out_path, "indices": indices[0], "distances": distances[0]}
+    return {"grid": out_path, "indices": indices, "ids": gallery["ids"][indices],
+            "distances": distances, "shown": shown}

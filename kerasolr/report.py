@@ -16,11 +16,17 @@ import json
 import math
 import os
 
-RESULTS_FILE = "results.json"
-CONFIG_FILE = "config.json"
-SUMMARY_FILE = "summary.txt"
-FIGURES_DIR = "figures"
-TRAINING_FIGURES_DIR = os.path.join(FIGURES_DIR, "training")
+from kerasolr.rundir import (
+    CONFIG_FILE,
+    FIGURES_DIR,
+    HISTORY_PATTERN,
+    NORM_CORRELATION_CSV,
+    REPORT_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    TRAINING_FIGURES_DIR,
+)
+
 PER_LABEL = "per_label."
 NOT_COMPUTED = "not computed for this run"
 HISTORY_MAX_ROWS = 25
@@ -267,7 +273,7 @@ def _csv_table(path: str, decimals: int | None, max_rows: int | None = None) -> 
 
 def _tables_section(run_dir: str) -> str:
     paths = sorted(glob.glob(os.path.join(run_dir, "*.csv")))
-    result_tables = [p for p in paths if os.path.basename(p) == "norm_correlation.csv"
+    result_tables = [p for p in paths if os.path.basename(p) == NORM_CORRELATION_CSV
                      or os.path.basename(p).startswith("pca")]
     if not result_tables:
         return _missing("Tables")
@@ -279,7 +285,7 @@ def _tables_section(run_dir: str) -> str:
 
 
 def _history_section(run_dir: str) -> str:
-    paths = sorted(glob.glob(os.path.join(run_dir, "history_*.csv")))
+    paths = sorted(glob.glob(os.path.join(run_dir, HISTORY_PATTERN)))
     if not paths:
         return _missing("Training history")
     parts = []
@@ -349,7 +355,7 @@ def write_report(run_dir: str, out_path: str | None = None) -> str:
         FileNotFoundError: If `run_dir` or `RUN_DIR/results.json` is missing.
     """
     page = render_report(run_dir)
-    out_path = out_path or os.path.join(run_dir, "report.html")
+    out_path = out_path or os.path.join(run_dir, REPORT_FILE)
     parent = os.path.dirname(out_path)
     if parent:
         os.makedirs(parent, exist_ok=True)

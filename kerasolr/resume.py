@@ -155,7 +155,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         load_training_state(self.model, os.path.join(self.directory, state["weights"]))
         self.history = list(state["history"])
         self.resumed_epoch = int(state["epoch"])
-        self.model._initial_epoch = self.resumed_epoch
+        # Keras reads the epoch to start from only from this private attribute.
+        self.model._initial_epoch = self.resumed_epoch  # noqa: SLF001 (Keras internals)
         self.log(f"{self.name}: resuming after epoch {self.resumed_epoch} "
                  f"({state['steps']} optimizer steps) from {self.directory}")
 
@@ -179,7 +180,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             write_history_csv(self.history_csv, self.history)
 
     def on_train_end(self, logs=None):
-        self.model._initial_epoch = None
+        self.model._initial_epoch = None  # noqa: SLF001 (Keras internals: see on_train_begin)
 
     def _save(self, epoch: int, steps: int) -> None:
         os.makedirs(self.write_directory, exist_ok=True)

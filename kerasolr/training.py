@@ -1,8 +1,11 @@
-"""Fitting the classifier and the Siamese encoder under a `tf.distribute` strategy."""
+"""Fitting kerasolr's models under a `tf.distribute` strategy, and what every fit shares:
+the dtype policy, the resumable-checkpoint callbacks and the atomic save."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 import keras
 import tensorflow as tf
@@ -16,6 +19,11 @@ from kerasolr.models import (
     copy_trunk_weights,
 )
 from kerasolr.models.decoder import ReconstructionTrainer
+from kerasolr.resume import EpochCheckpoint, StopOnNaN, remove_checkpoint
+from kerasolr.rundir import RunDir, log
+from kerasolr.seeds import Seeds
+
+VALIDATION_IMAGES = 1024  # held-out images whose loss is reported after each epoch
 
 
 def save_model_atomically(model: keras.Model, path: str) -> None:
@@ -25,6 +33,50 @@ def save_model_atomically(model: keras.Model, path: str) -> None:
     partial = os.path.join(directory, f".partial-{os.getpid()}-{name}")
     model.save(partial)
     os.replace(partial, path)
+
+
+@contextlib.contextmanager
+def precision(policy: str):
+    """Builds and fits under a Keras dtype policy (`config.precision`), then
+    restores the previous one."""
+    before = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def verbosity() -> int:
+    """Keras `fit` verbosity: a progress bar on a terminal, one line per epoch otherwise."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def fit_callbacks(run: RunDir, out: RunDir, fit: str, what: str | None = None,
+                  extra=()) -> list:
+    """The callbacks of every resumable fit: the NaN stop, then the epoch
+    checkpoint (read from `run`, written to `out`) that also writes
+    `history_<fit>.csv`, then `extra`.
+
+    Args:
+        run: The run directory (where a checkpoint to resume from is read).
+        out: Where this process writes (`run.output_for(strategy)`).
+        fit: The fit's name: its checkpoint folder and history file.
+        what: The name in messages (default `fit`).
+        extra: More callbacks.
+    """
+    what = what or fit
+    return [StopOnNaN(what, run.checkpoint_dir(fit)),
+            EpochCheckpoint(run.checkpoint_dir(fit), out.checkpoint_dir(fit),
+                            out.history_path(fit), what, log),
+            *extra]
+
+
+def save_finished(model: keras.Model, out: RunDir, fit: str, name: str | None = None) -> None:
+    """Saves a finished model as `<name>.keras` (default `<fit>.keras`),
+    atomically, then drops its fit's checkpoint."""
+    out.save_model(model, name or fit)
+    remove_checkpoint(out.checkpoint_dir(fit))
 
 
 def fit_classifier(config: ClassifierConfig, num_labels: int, image_size: int,
@@ -43,7 +95,7 @@ def fit_classifier(config: ClassifierConfig, num_labels: int, image_size: int,
         strategy: The strategy to build and fit under.
         occlusion_min: Smallest occlusion side fraction (for `occlusion_rate > 0`).
         occlusion_max: Largest occlusion side fraction.
-        seed: Occlusion seed.
+        seed: The run seed (occlusion draws from `Seeds(seed).classifier_occlusion`).
         callbacks: Extra Keras callbacks.
         verbose: Keras verbosity.
 
@@ -53,7 +105,7 @@ def fit_classifier(config: ClassifierConfig, num_labels: int, image_size: int,
     with strategy.scope():
         classifier = build_classifier(num_labels, image_size, config.filters, config.dense_units)
         trainer = OccludedClassifierTrainer(classifier, config.occlusion_rate, occlusion_min,
-                                            occlusion_max, seed=seed + 1)
+                                            occlusion_max, seed=Seeds(seed).classifier_occlusion)
         trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     history = trainer.fit(train_batches, validation_data=val_batches, epochs=config.epochs,
                           callbacks=list(callbacks), verbose=verbose, shuffle=False)
@@ -75,7 +127,7 @@ def fit_encoder(config: SiameseConfig, classifier: keras.Model, num_labels: int,
         val_pairs: Optional validation pair batches.
         strategy: The strategy to build and fit under (the classifier must
             have been built under the same one).
-        seed: Occlusion seed.
+        seed: The run seed (occlusion draws from `Seeds(seed).siamese_occlusion`).
         callbacks: Extra Keras callbacks.
         verbose: Keras verbosity.
 
@@ -89,7 +141,7 @@ def fit_encoder(config: SiameseConfig, classifier: keras.Model, num_labels: int,
         model = OLRModel(encoder, classifier, occlusion=config.occlusion,
                          occlusion_min=config.occlusion_min, occlusion_max=config.occlusion_max,
                          occlusion_rate=config.occlusion_rate, temperature=config.temperature,
-                         seed=seed + 2)
+                         seed=Seeds(seed).siamese_occlusion)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
     history = model.fit(train_pairs, validation_data=val_pairs, epochs=config.epochs,
                         callbacks=list(callbacks), verbose=verbose, shuffle=False)

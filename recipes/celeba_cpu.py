@@ -19,6 +19,7 @@ from kerasolr.distribute import strategy_from_environment
 strategy = strategy_from_environment()     # before any other TensorFlow work
 
 from kerasolr import config, run  # noqa: E402
+from kerasolr.rundir import SUMMARY_FILE, RunDir  # noqa: E402
 
 # === Settings ===
 args = sys.argv[1:]
@@ -35,4 +36,4 @@ cfg = config.override(config.demo(), [
 
 # === Classifier, Siamese encoder, embeddings, decoders, sections 4.1-4.5, report ===
 run.run_all(cfg, run_dir, strategy)
-print(open(f"{run_dir}/summary.txt").read())
+print(open(RunDir(run_dir).file(SUMMARY_FILE)).read())

@@ -40,6 +40,7 @@ strategy = strategy_from_environment()     # before any other TensorFlow work
 
 from kerasolr import config, run  # noqa: E402
 from kerasolr.distribute import is_chief  # noqa: E402
+from kerasolr.rundir import SUMMARY_FILE, RunDir  # noqa: E402
 
 # === Settings ===
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -82,4 +83,4 @@ print(json.dumps({"replicas": replicas, **cfg.to_dict()}, indent=1))
 # Every worker trains; the chief alone embeds, evaluates and writes the run directory.
 run.run_all(cfg, args.run_dir, strategy)
 if is_chief(strategy):
-    print(open(os.path.join(args.run_dir, "summary.txt")).read())
+    print(open(RunDir(args.run_dir).file(SUMMARY_FILE)).read())

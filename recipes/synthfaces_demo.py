@@ -21,6 +21,7 @@ strategy = strategy_from_environment()     # before any other TensorFlow work (m
 
 from kerasolr import config, run  # noqa: E402
 from kerasolr.report import write_report  # noqa: E402
+from kerasolr.rundir import SUMMARY_FILE, RunDir  # noqa: E402
 
 # === Settings ===
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -36,7 +37,10 @@ run.embed(run_dir)
 # === Decoders on the frozen embeddings (and the two baselines) ===
 run.train_decoders(run_dir, strategy)
 
+# === The judge: an independent classifier that scores decoded images ===
+run.train_judge(run_dir)
+
 # === Evaluate sections 4.1-4.5, then one HTML page of everything ===
 run.evaluate(run_dir)
-print(open(f"{run_dir}/summary.txt").read())
+print(open(RunDir(run_dir).file(SUMMARY_FILE)).read())
 print("report:", write_report(run_dir))

@@ -201,7 +201,7 @@ def test_vae_loss_is_sse_plus_beta_kl():
     images = np.random.default_rng(0).random((4, 16, 16, 3)).astype(np.float32)
     labels = np.array([[1, 0, 1]] * 4, np.float32)
     for pse in (False, True):
-        loss, sse, kl = _vae(2.5, pse)._compute_losses((images, labels), False)
+        loss, sse, kl = _vae(2.5, pse).compute_losses((images, labels), False)
         assert float(loss) == pytest.approx(float(sse) + 2.5 * float(kl), rel=1e-5)
         assert float(kl) >= 0.0
 
@@ -214,7 +214,7 @@ def test_pse_prior_is_the_label_encoders_gaussian():
     labels = np.array([[1, 0, 1], [0, 1, 0]], np.float32)
     q, p = trainer.encoder(images), trainer.label_encoder(labels)
     expected = 0.5 * np.sum((q["mean"].numpy() - p["mean"].numpy()) ** 2, axis=1).mean()
-    _, _, kl = trainer._compute_losses((images, labels), False)
+    _, _, kl = trainer.compute_losses((images, labels), False)
     assert float(kl) == pytest.approx(expected, rel=1e-5)
 
 

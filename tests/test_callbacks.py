@@ -71,7 +71,7 @@ def test_visual_check_logs_images_to_tensorboard(tmp_path):
     check = VisualCheck({"weights": _wide_figure, "other": _weights_figure},
                         str(tmp_path / "figures"), every=2, log_dir=str(log_dir))
     _fit(_tiny_model(), check)
-    assert check._writer is None  # closed at the end of training
+    assert check.writer is None  # closed at the end of training
     summaries = _image_summaries(str(log_dir))
     assert [(tag, step) for tag, step, _, _ in summaries] == [
         ("other", 2), ("other", 4), ("weights", 2), ("weights", 4)]

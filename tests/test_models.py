@@ -49,7 +49,7 @@ def _olr(**kwargs):
 def test_olr_target_is_the_product_of_the_pair_probabilities():
     model, encoder, classifier = _olr(occlusion="none")
     pairs = np.random.default_rng(1).random((3, 2, 16, 16, 3), dtype=np.float32)
-    loss, joint = model._compute_losses(pairs, training=False, step=0)
+    loss, joint = model.compute_losses(pairs, training=False, step=0)
     p = classifier.predict(pairs.reshape(6, 16, 16, 3), verbose=0).reshape(3, 2, 4)
     np.testing.assert_allclose(joint.numpy(), p[:, 0] * p[:, 1], rtol=1e-5, atol=1e-6)
     e = encoder.predict(pairs.reshape(6, 16, 16, 3), verbose=0).reshape(3, 2, 4, 3)
@@ -60,7 +60,7 @@ def test_olr_target_is_the_product_of_the_pair_probabilities():
 def test_temperature_softens_the_targets():
     model, _, classifier = _olr(occlusion="none", temperature=3.0)
     pairs = np.random.default_rng(2).random((3, 2, 16, 16, 3), dtype=np.float32)
-    _, joint = model._compute_losses(pairs, training=False, step=0)
+    _, joint = model.compute_losses(pairs, training=False, step=0)
     logits = keras.Model(classifier.inputs, classifier.get_layer("logits").output).predict(
         pairs.reshape(6, 16, 16, 3), verbose=0).reshape(3, 2, 4)
     p = 1 / (1 + np.exp(-logits / 3.0))

@@ -9,8 +9,7 @@ import tensorflow as tf
 from kerasolr import config as cfg
 from kerasolr import resume
 from kerasolr.config import ClassifierConfig
-from kerasolr.run import _precision
-from kerasolr.training import fit_classifier
+from kerasolr.training import fit_classifier, precision
 
 
 def _batches():
@@ -25,7 +24,7 @@ def _batches():
 def test_a_fit_under_a_mixed_policy(policy, compute, scaled, tmp_path):
     config = ClassifierConfig(filters=(4, 8), dense_units=8, epochs=2, batch_size=8)
     ckpt = str(tmp_path / "ckpt")
-    with _precision(policy):
+    with precision(policy):
         classifier, history = fit_classifier(
             config, 3, 16, _batches(), None, tf.distribute.get_strategy(),
             callbacks=[resume.EpochCheckpoint(ckpt, log=lambda _: None)], verbose=0)

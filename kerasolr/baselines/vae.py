@@ -113,7 +113,7 @@ class VAETrainer(Trainer):
         q = self.encoder(images, training=training)
         return self.decoder(q["mean"], training=training)
 
-    def _compute_losses(self, data, training):
+    def compute_losses(self, data, training):
         """Shared by `train_step` and `test_step`: `(loss, sse, kl)` batch means."""
         images, labels = data
         target = crop_to(tf.cast(images, tf.float32), self.output_size)
@@ -137,19 +137,13 @@ class VAETrainer(Trainer):
         return self.results()
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, sse, kl = self._compute_losses(data, True)
-            # Keras sums gradients over replicas: scale the hand-reduced loss.
-            scaled = loss / self.distribute_strategy.num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
         variables = self.encoder.trainable_variables + self.decoder.trainable_variables
         if self.label_encoder is not None:
             variables = variables + self.label_encoder.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self._update(loss, sse, kl)
+        return self._update(*self.minimize(lambda: self.compute_losses(data, True), variables))
 
     def test_step(self, data):
-        return self._update(*self._compute_losses(data, False))
+        return self._update(*self.compute_losses(data, False))
 
 
 def fit_vae(image_size: int, num_labels: int, latent_dim: int, encoder_filters,

@@ -17,6 +17,7 @@ from kerasolr.config import DataConfig
 from kerasolr.data import celeba, folder, images, synthfaces, tfds_celeba
 
 SPLITS = ("train", "test")
+SHUFFLE_BUFFER = 20000    # elements shuffled at a time (at most the training split)
 FOLDER_CSV = "labels.csv"
 _TABLES: dict = {}
 _SPLITS: dict = {}
@@ -106,6 +107,11 @@ def split_size(data: DataConfig, split: str) -> int:
     return len(_file_split(data, split)[0])
 
 
+def shuffle_buffer(data: DataConfig) -> int:
+    """The shuffle buffer of the training split: `SHUFFLE_BUFFER`, or the whole split."""
+    return min(SHUFFLE_BUFFER, split_size(data, "train"))
+
+
 def _log(message: str) -> None:
     print(f"[kerasolr] {message}", file=sys.stderr, flush=True)
 
@@ -145,6 +151,53 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.da
         ds = ds.cache(cache if isinstance(cache, str) else "")
         ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds
+
+
+def cache_argument(data: DataConfig, cache_dir: str, name: str) -> bool | str:
+    """`load_split`'s `cache` for `data.cache`: a disk prefix in `cache_dir`
+    (`"disk"`), `True` (`"memory"`) or `False` (`"none"`)."""
+    if data.cache == "disk":
+        return disk_cache(cache_dir, name)
+    return data.cache == "memory"
+
+
+def take(ds: tf.data.Dataset, n: int) -> dict[str, np.ndarray]:
+    """The first `n` elements of an unbatched split as numpy arrays."""
+    batch = next(iter(ds.take(n).batch(n)))
+    return {key: value.numpy() for key, value in batch.items()}
+
+
+def images_at(data: DataConfig, split: str, indices) -> np.ndarray:
+    """The images of a split at the given positions (in the order given),
+    found in one streaming pass that stops once all are found."""
+    wanted = np.asarray(indices)
+    found: dict[int, np.ndarray] = {}
+    position = 0
+    for batch in example_batches(load_split(data, split), 256):
+        size = len(batch["image"])
+        for i in np.flatnonzero((wanted >= position) & (wanted < position + size)):
+            found[int(i)] = batch["image"][wanted[i] - position].numpy()
+        position += size
+        if len(found) == len(wanted):
+            break
+    return np.stack([found[i] for i in range(len(wanted))])
+
+
+def truth_correlation(data: DataConfig, names) -> np.ndarray | None:
+    """The labels' exact correlation matrix where the dataset knows it
+    (synthfaces' generator), else `None`."""
+    if data.dataset == "synthfaces":
+        return synthfaces.exact_correlation_matrix(names)
+    return None
+
+
+def available(data: DataConfig) -> bool:
+    """Whether the dataset's files are on this machine (synthfaces always is)."""
+    if data.dataset == "synthfaces":
+        return True
+    if data.dataset == "celeba_tfds":
+        return data.root is None or os.path.isdir(data.root)
+    return os.path.isdir(data.root)
 
 
 def disk_cache(directory: str, name: str) -> str:

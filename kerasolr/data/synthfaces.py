@@ -166,7 +166,7 @@ def _validate_args(start, stop, image_size, label_noise) -> None:
 # ----------------------------------------------------------------------------- labels
 
 
-def _labels_from_latents(latents: dict[str, tf.Tensor]) -> tf.Tensor:
+def labels_from_latents(latents: dict[str, tf.Tensor]) -> tf.Tensor:
     """Labels as a deterministic function of the latent nodes.
 
     Args:
@@ -205,7 +205,7 @@ def _exact_moments() -> tuple[np.ndarray, np.ndarray]:
         prob *= table[index]
     assert abs(prob.sum() - 1.0) < 1e-9, prob.sum()
     latents = {n: tf.constant(config[:, j], tf.int32) for j, n in enumerate(_NODES)}
-    labels = _labels_from_latents(latents).numpy().astype(np.float64)
+    labels = labels_from_latents(latents).numpy().astype(np.float64)
     return prob @ labels, labels.T @ (labels * prob[:, None])
 
 
@@ -269,7 +269,7 @@ def _sample_latents(u: tf.Tensor) -> dict[str, tf.Tensor]:
     return latents
 
 
-def _chunk_params(seed, chunk) -> dict:
+def chunk_params(seed, chunk) -> dict:
     """All random choices of one chunk of `CHUNK_SIZE` examples.
 
     Returns:
@@ -287,7 +287,7 @@ def _chunk_params(seed, chunk) -> dict:
     }
 
 
-def _set_attribute(params: dict, name: str, value: int) -> dict:
+def set_attribute(params: dict, name: str, value: int) -> dict:
     """Returns params whose latents give label `name` = `value` (for what-if renders)."""
     lat = dict(params["latents"])
 
@@ -321,7 +321,7 @@ def _set_attribute(params: dict, name: str, value: int) -> dict:
 # Each layer is only evaluated and composited on the rows its shape can reach (its
 # "extent"): the image is kept as horizontal blocks of rows, which roughly halves the work.
 
-# Ranges of the face-frame parameters (cy, sc, ry) set in `_render`; extents are
+# Ranges of the face-frame parameters (cy, sc, ry) set in `render`; extents are
 # y = cy + a * sc + b * ry, bounded over these ranges.
 _FRAME_RANGES = ((0.5, 0.56), (0.92, 1.06), (0.33 * 0.92 * 0.95, 0.33 * 1.06 * 1.05))
 _NUM_BLOCKS = 16
@@ -390,8 +390,8 @@ _HAIR_STRENGTH_COLUMN = tf.constant(
 _SHADOW_RGB = _rgb([0.55, 0.22, 0.72], [0.2, 0.45, 0.9], [0.15, 0.65, 0.55])
 
 
-def _render(params: dict, image_size: int, banded: bool = True) -> tf.Tensor:
-    """Renders faces from explicit parameters (see `_chunk_params`).
+def render(params: dict, image_size: int, banded: bool = True) -> tf.Tensor:
+    """Renders faces from explicit parameters (see `chunk_params`).
 
     Args:
         params: Latents, strengths, nuisance values and the pixel-noise seed of B faces.
@@ -605,15 +605,15 @@ def _composite(layers, params, n, size: int, banded: bool) -> tf.Tensor:
 
 def _chunk_examples(seed, chunk, label_noise, image_size: int | None) -> dict[str, tf.Tensor]:
     """The `CHUNK_SIZE` examples of one chunk, all 16 label columns (images unless None)."""
-    params = _chunk_params(seed, chunk)
-    clean = _labels_from_latents(params["latents"])
+    params = chunk_params(seed, chunk)
+    clean = labels_from_latents(params["latents"])
     flips = tf.random.stateless_uniform((CHUNK_SIZE, len(ATTRIBUTES)),
                                         _stream_seed(seed, chunk, _STREAM_FLIPS))
     out = {"labels": tf.abs(clean - tf.cast(flips < label_noise, tf.float32)),  # XOR
            "clean_labels": clean,
            "id": chunk * CHUNK_SIZE + tf.range(CHUNK_SIZE, dtype=tf.int64)}
     if image_size is not None:
-        out["image"] = _render(params, image_size)
+        out["image"] = render(params, image_size)
     return out
 
 

@@ -76,7 +76,7 @@ class OccludedClassifierTrainer(Trainer):
     def call(self, images, training=False):
         return self.classifier(images, training=training)
 
-    def _compute_losses(self, data, training, step):
+    def compute_losses(self, data, training, step):
         images, labels = data
         if training and self.occlusion_rate > 0:
             uniforms = occlusion.step_uniforms(tf.shape(images)[0], self.seed, step)
@@ -87,17 +87,13 @@ class OccludedClassifierTrainer(Trainer):
         return loss, labels, probs
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, labels, probs = self._compute_losses(data, True, self.optimizer.iterations)
-            # Keras sums gradients over replicas: scale the hand-reduced loss.
-            scaled = loss / self.distribute_strategy.num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
-        variables = self.classifier.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        loss, labels, probs = self.minimize(
+            lambda: self.compute_losses(data, True, self.optimizer.iterations),
+            self.classifier.trainable_variables)
         return self._update_metrics(loss, labels, probs)
 
     def test_step(self, data):
-        loss, labels, probs = self._compute_losses(data, False, 0)
+        loss, labels, probs = self.compute_losses(data, False, 0)
         return self._update_metrics(loss, labels, probs)
 
     def _update_metrics(self, loss, labels, probs):

@@ -19,6 +19,7 @@ Choices the paper leaves open (documented in docs/decoder.md):
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasolr.geometry import decoder_geometry
@@ -146,7 +147,7 @@ class ReconstructionTrainer(Trainer):
     def call(self, codes, training=False):
         return self.model(codes, training=training)
 
-    def _compute_losses(self, data, training):
+    def compute_losses(self, data, training):
         """Shared by `train_step` and `test_step`: `(scalar loss, target, outputs)`."""
         codes, images = data
         target = crop_to(tf.cast(images, tf.float32), self.output_size)
@@ -156,24 +157,27 @@ class ReconstructionTrainer(Trainer):
         return tf.reduce_mean(per_image), target, out
 
     def train_step(self, data):
-        with tf.GradientTape() as tape:
-            loss, _, _ = self._compute_losses(data, True)
-            # Keras sums gradients over replicas: scale the hand-reduced loss.
-            scaled = loss / self.distribute_strategy.num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
-        variables = self.model.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        loss, _, _ = self.minimize(lambda: self.compute_losses(data, True),
+                                   self.model.trainable_variables)
         self.loss_tracker.update_state(loss)
         return self.results(["loss"])
 
     def test_step(self, data):
         # The SSIM of the [0, 1] output, what users see, is tracked on validation only
         # (it would cost another SSIM per training step).
-        loss, target, out = self._compute_losses(data, False)
+        loss, target, out = self.compute_losses(data, False)
         self.loss_tracker.update_state(loss)
         self.ssim_tracker.update_state(
             tf.reduce_mean(ssim_per_channel(target, out["image"], 1.0, self.ssim_filter_size)))
         return self.results()
+
+
+def decode(decoder, codes, batch_size: int = 256) -> np.ndarray:
+    """Decoded images `(n, o, o, 3)` in [0, 1] (the `Rescale` output) of
+    `codes`, in batches."""
+    codes = np.asarray(codes, np.float32)
+    return np.concatenate([decoder(codes[i:i + batch_size], training=False)["image"].numpy()
+                           for i in range(0, len(codes), batch_size)])
 
 
 def decoder_from_config(config, input_shape, image_size: int, name: str = "decoder"):

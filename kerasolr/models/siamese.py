@@ -135,7 +135,7 @@ class OLRModel(Trainer):
             return _unflatten_pairs(self.encoder(_flatten_pairs(inputs), training=training))
         return self.encoder(inputs, training=training)
 
-    def _compute_losses(self, pairs, training, step):
+    def compute_losses(self, pairs, training, step):
         """Shared by `train_step` and `test_step`.
 
         Args:
@@ -162,18 +162,14 @@ class OLRModel(Trainer):
         return loss, joint
 
     def train_step(self, pairs):
-        with tf.GradientTape() as tape:
-            loss, joint = self._compute_losses(pairs, True, self.optimizer.iterations)
-            # Keras sums gradients over replicas: scale the hand-reduced loss.
-            scaled = loss / self.distribute_strategy.num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(scaled)    # mixed_float16 only
-        variables = self.encoder.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        loss, joint = self.minimize(
+            lambda: self.compute_losses(pairs, True, self.optimizer.iterations),
+            self.encoder.trainable_variables)
         return self._update_metrics(loss, joint)
 
     def test_step(self, pairs):
         # A fixed occlusion seed makes the validation loss comparable across epochs.
-        loss, joint = self._compute_losses(pairs, False, -1)
+        loss, joint = self.compute_losses(pairs, False, -1)
         return self._update_metrics(loss, joint)
 
     def _update_metrics(self, loss, joint):

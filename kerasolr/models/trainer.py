@@ -31,7 +31,7 @@ import tensorflow as tf
 
 def _multi_worker(strategy) -> bool:
     return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode())
+            and strategy.extended._in_multi_worker_mode())  # noqa: SLF001 (no public TF check)
 
 
 class Trainer(keras.Model):
@@ -47,6 +47,28 @@ class Trainer(keras.Model):
         if _multi_worker(self.distribute_strategy):
             values = {name: tf.reshape(value, [1]) for name, value in values.items()}
         return values
+
+    def minimize(self, compute_losses, variables):
+        """One optimizer step on the first value `compute_losses()` returns.
+
+        The loss is a mean over this replica's share of the global batch, so
+        it is divided by the number of replicas (Keras sums the gradients over
+        replicas) and scaled for dynamic loss scaling (`mixed_float16` only).
+
+        Args:
+            compute_losses: No-argument function returning `(loss, *rest)`,
+                called under the gradient tape.
+            variables: The variables to update.
+
+        Returns:
+            What `compute_losses` returned.
+        """
+        with tf.GradientTape() as tape:
+            outputs = compute_losses()
+            scaled = outputs[0] / self.distribute_strategy.num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(scaled)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return outputs
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if self._distribute_strategy is None or iterator is None:

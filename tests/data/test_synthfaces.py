@@ -122,23 +122,23 @@ def test_label_noise_flips_the_requested_fraction():
 
 @pytest.mark.parametrize("name", sf.ATTRIBUTES)
 def test_each_attribute_changes_the_image(name):
-    params = sf._chunk_params(11, 0)
+    params = sf.chunk_params(11, 0)
     # A plain base: visible brown hair, so every hair attribute can be switched on.
-    params = sf._set_attribute(sf._set_attribute(params, "Wearing_Hat", 0), "Black_Hair", 0)
+    params = sf.set_attribute(sf.set_attribute(params, "Wearing_Hat", 0), "Black_Hair", 0)
     images, column = [], sf.ATTRIBUTES.index(name)
     for value in (0, 1):
-        p = sf._set_attribute(params, name, value)
-        assert np.all(sf._labels_from_latents(p["latents"]).numpy()[:, column] == value)
-        images.append(sf._render(p, 64).numpy())
+        p = sf.set_attribute(params, name, value)
+        assert np.all(sf.labels_from_latents(p["latents"]).numpy()[:, column] == value)
+        images.append(sf.render(p, 64).numpy())
     changed = (np.abs(images[1] - images[0]).max(-1) > 0.1).sum((1, 2))
     assert changed.min() >= 8, (name, changed.min())  # pixels of 64x64, in every example
 
 
 def test_banded_rendering_is_exact():
-    params = sf._chunk_params(4, 2)
+    params = sf.chunk_params(4, 2)
     for size in (16, 45):
-        np.testing.assert_array_equal(sf._render(params, size).numpy(),
-                                      sf._render(params, size, banded=False).numpy())
+        np.testing.assert_array_equal(sf.render(params, size).numpy(),
+                                      sf.render(params, size, banded=False).numpy())
 
 
 @pytest.mark.parametrize("kwargs, text", [

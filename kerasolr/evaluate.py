@@ -1,0 +1,235 @@
+"""The paper's sections 4.1-4.5 as functions of arrays and models.
+
+Each function takes embeddings, labels, predictions or models (and batches of
+images where a pass over a split is needed) and returns a flat
+`dict[str, float]` of results keys (`classifier.mean_accuracy`,
+`per_label.<Name>.probe_accuracy`, ...), so the evaluate stage
+(`kerasolr.run.evaluate`), `evaluate_on` and `kerasolr compare` compute every
+figure with the same code. Nothing here reads or writes a run directory.
+
+Reference: paper sections 4.1-4.5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kerasolr import occlusion, retrieval
+from kerasolr.embeddings import predict_images
+from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
+from kerasolr.evaluation.editing import edit_metrics, generation_metrics
+from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.evaluation.reconstruction import reconstruction_metrics
+from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
+from kerasolr.models.decoder import crop_to, decode
+
+NORM_MATRIX = "slot norms (OLR)"
+LABEL_MATRIX = "labels"
+TRUTH_MATRIX = "generator truth"
+
+
+# === Section 4.1: classifier, linear probe, majority, slot norms ===
+
+def occluded_batches(batches: tf.data.Dataset, seed: int, occlusion_min: float,
+                     occlusion_max: float) -> tf.data.Dataset:
+    """The images of batched element dicts, each covered by one random
+    rectangle, seeded by `(seed, the batch's first id)`: reproducible, and
+    different per batch."""
+
+    def occlude_batch(element):
+        batch_seed = tf.stack([tf.constant(seed, tf.int64), element["id"][0]])
+        uniforms = tf.random.stateless_uniform([tf.shape(element["image"])[0], 5], batch_seed)
+        return {"image": occlusion.occlude(element["image"], uniforms, occlusion_min,
+                                           occlusion_max)}
+
+    return batches.map(occlude_batch)
+
+
+def classifier_metrics(truth, probs, occluded_probs, names) -> dict[str, float]:
+    """`classifier.*` on clean images (per label too) and
+    `classifier.occluded_mean_accuracy` on occluded ones."""
+    results = multilabel_accuracy(truth, probs, names, "classifier")
+    occluded = multilabel_accuracy(truth, occluded_probs, names, "classifier_occluded")
+    results["classifier.occluded_mean_accuracy"] = occluded["classifier_occluded.mean_accuracy"]
+    return results
+
+
+def probe_metrics(train_embeddings, train_labels, embeddings, truth, names, probe_config,
+                  seed: int) -> dict[str, float]:
+    """`probe.*`: the linear probe of section 4.1, trained on the training
+    embeddings and their (possibly noisy) labels, scored on `embeddings`."""
+    p = probe_config
+    probe = train_probe(train_embeddings, train_labels, p.epochs, p.batch_size,
+                        p.learning_rate, seed=seed)
+    return multilabel_accuracy(truth, probe_predictions(probe, embeddings), names, "probe")
+
+
+def majority_metrics(train_labels, truth, names) -> dict[str, float]:
+    """`majority.*`: every label predicted as its most common training value."""
+    return multilabel_accuracy(truth, majority_predictions(train_labels, len(truth)), names,
+                               "majority")
+
+
+def slot_metrics(embeddings, truth, names) -> dict[str, float]:
+    """`slots.*` (norm AUC, absent/present norm ratio) and
+    `correlation.norm_vs_label_pearson`: the Pearson r of the off-diagonal
+    entries of the slot-norm and label correlation matrices."""
+    results = slot_norm_metrics(embeddings, truth, names)
+    label_corr = np.corrcoef(np.asarray(truth, np.float64), rowvar=False)
+    results["correlation.norm_vs_label_pearson"] = matrix_agreement(
+        norm_correlation_matrix(embeddings), label_corr)
+    return results
+
+
+def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_labels,
+               embeddings, truth, names, config) -> tuple[dict[str, float], np.ndarray]:
+    """Paper section 4.1 on one split.
+
+    Args:
+        classifier: The run's classifier `(B, S, S, 3) -> (B, L)`.
+        batches: Batched element dicts of the split, in the order of `embeddings`.
+        train_embeddings: `(n, L, k)` embeddings of the training split.
+        train_labels: `(n, L)` its training labels.
+        embeddings: `(m, L, k)` embeddings of the split evaluated.
+        truth: `(m, L)` its clean labels.
+        names: The L label names.
+        config: The run's `RunConfig` (occlusion bounds, probe settings, seed).
+
+    Returns:
+        `(results, the classifier's (m, L) probabilities on the clean images)`.
+    """
+    s = config.siamese
+    probs = predict_images(classifier, batches)
+    occluded = predict_images(classifier, occluded_batches(batches, config.seed,
+                                                           s.occlusion_min, s.occlusion_max))
+    results = classifier_metrics(truth, probs, occluded, names)
+    results.update(probe_metrics(train_embeddings, train_labels, embeddings, truth, names,
+                                 config.probe, config.seed))
+    results.update(majority_metrics(train_labels, truth, names))
+    results["probe.gap_to_classifier"] = (results["classifier.mean_accuracy"]
+                                          - results["probe.mean_accuracy"])
+    results.update(slot_metrics(embeddings, truth, names))
+    return results, probs
+
+
+def retrieval_metrics(embeddings, truth, names) -> dict[str, float]:
+    """`retrieval.{map,ndcg,nn}_mean` (each label's slot) and
+    `retrieval.whole_*` (the whole embedding), leave-one-out over the split."""
+    results: dict[str, float] = {}
+    for whole in (False, True):
+        results.update(retrieval.label_retrieval_metrics(embeddings, truth, names, whole))
+    return results
+
+
+# === Sections 4.2-4.3: norm correlations and PCA ===
+
+def correlation_matrices(embeddings, labels, truth_corr=None) -> dict[str, np.ndarray]:
+    """The slot-norm correlation matrix, the labels' and (if given) the
+    generator's exact one, keyed by their figure titles."""
+    matrices = {NORM_MATRIX: norm_correlation_matrix(embeddings),
+                LABEL_MATRIX: np.corrcoef(np.asarray(labels, np.float64), rowvar=False)}
+    if truth_corr is not None:
+        matrices[TRUTH_MATRIX] = truth_corr
+    return matrices
+
+
+def correlation_metrics(norm_corr, truth_corr=None) -> dict[str, float]:
+    """`correlation.norm_vs_truth_pearson` where the true correlations are known."""
+    if truth_corr is None:
+        return {}
+    return {"correlation.norm_vs_truth_pearson": matrix_agreement(norm_corr, truth_corr)}
+
+
+# === Section 4.4: reconstructions ===
+
+def reconstruction_section(batches: tf.data.Dataset, embeddings, truth, decoder, judge, names,
+                           filter_size: int, threshold: float = 0.5,
+                           baselines=None) -> dict[str, float]:
+    """SSIM / PSNR of the decoder's reconstructions (and the baselines'), and
+    the judge's accuracy on real images and on the reconstructions, in one pass.
+
+    Args:
+        batches: Batched element dicts of the split, in the order of `embeddings`.
+        embeddings: `(m, L, k)` embeddings of the split.
+        truth: `(m, L)` clean labels.
+        decoder: The OLR decoder `(B, L, k) -> {"image", ...}`.
+        judge: The independent attribute classifier at the decoder's output size.
+        names: The L label names.
+        filter_size: SSIM window.
+        threshold: Judge probability above which a label is present.
+        baselines: `{key: (model, codes or None)}`: each baseline decoder and
+            its `(m, ...)` inputs (`None`: it takes the images, an autoencoder);
+            scored as `recon.<key>_{ssim,psnr}`.
+
+    Returns:
+        `recon.{ssim,psnr}`, `recon.<key>_{ssim,psnr}`, `judge.*`,
+        `recon.judge_accuracy`, `recon.judge_balanced_accuracy` and
+        `per_label.<Name>.judge_on_recon_*`.
+    """
+    baselines = baselines or {}
+    size = int(decoder.output["image"].shape[1])
+    sums: dict[str, float] = {}
+    position = 0
+    judged: dict[str, list] = {"judge": [], "recon": []}
+    for batch in batches:
+        images = batch["image"].numpy()
+        target = crop_to(images, size)
+        n = len(images)
+        rows = slice(position, position + n)
+        # Result-key prefix -> reconstructions: recon.ssim, recon.probs_baseline_ssim, ...
+        outputs = {"recon.": decode(decoder, embeddings[rows])}
+        for key, (model, codes) in baselines.items():
+            outputs[f"recon.{key}_"] = decode(model, images if codes is None else codes[rows])
+        judged["judge"].append(judge(target, training=False).numpy())
+        judged["recon"].append(judge(outputs["recon."], training=False).numpy())
+        for prefix, reconstructions in outputs.items():
+            metrics = reconstruction_metrics(target, reconstructions, "m", filter_size)
+            for metric in ("ssim", "psnr"):
+                sums[prefix + metric] = sums.get(prefix + metric, 0.0) + metrics[f"m.{metric}"] * n
+        position += n
+    results = {key: value / position for key, value in sums.items()}
+    results.update(multilabel_accuracy(truth, np.concatenate(judged["judge"]) > threshold,
+                                       names, "judge"))
+    recon_judged = multilabel_accuracy(truth, np.concatenate(judged["recon"]) > threshold,
+                                       names, "judge_on_recon")
+    results["recon.judge_accuracy"] = recon_judged.pop("judge_on_recon.mean_accuracy")
+    results["recon.judge_balanced_accuracy"] = recon_judged.pop(
+        "judge_on_recon.balanced_accuracy")
+    results.update(recon_judged)        # per_label.<Name>.judge_on_recon_accuracy
+    return results
+
+
+# === Section 4.5: edits and generations ===
+
+def decode_and_judge(decoder, judge):
+    """`(n, L, k) embeddings -> (n, L)` the judge's probabilities on their decoded images."""
+
+    def judged(embeddings):
+        return np.asarray(judge(decode(decoder, embeddings), training=False))
+
+    return judged
+
+
+def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds
+                 ) -> dict[str, float]:
+    """Adds, removes and emphasises every label on the first
+    `edit_config.num_images` embeddings (`edit.*`), and generates from the first
+    `edit_config.num_generations` label sets (`generation.*`), judged alike.
+
+    Args:
+        embeddings: `(m, L, k)` held-out embeddings.
+        truth: `(m, L)` their clean labels (the generations' label sets).
+        judged: `(n, L, k) -> (n, L)` judge probabilities on decoded embeddings
+            (`decode_and_judge`).
+        gaussians: The run's `LabelGaussians`.
+        edit_config: The run's `EditConfig`.
+        seeds: The run's `Seeds`.
+    """
+    e = edit_config
+    n_edit = min(e.num_images, len(embeddings))
+    results = edit_metrics(embeddings[:n_edit], judged, gaussians, seeds.edits, e.threshold,
+                           e.scale)
+    results.update(generation_metrics(truth[:e.num_generations], judged, gaussians,
+                                      seeds.generation, e.threshold))
+    return results

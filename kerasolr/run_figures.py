@@ -1,0 +1,131 @@
+"""The figures and tables the evaluate stage writes into a run directory.
+
+The figures are composed by `kerasolr.figures` (pure, arrays in, uint8 images
+out); this module picks what they show (which images, labels and edits),
+decodes, and writes the PNGs and CSVs where `RunDir` says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasolr import editing, figures, plots
+from kerasolr.data import pipeline
+from kerasolr.evaluate import NORM_MATRIX, correlation_matrices
+from kerasolr.models.decoder import crop_to, decode
+from kerasolr.resume import write_text_atomically
+from kerasolr.rundir import NORM_CORRELATION_CSV, PCA_CSV, RunDir
+
+GRID_IMAGES = 8           # images in reconstruction grids
+EDIT_GRID_IMAGES = 4      # images (rows) in edit grids
+EDIT_GRID_LABELS = 4      # labels (columns) toggled in edit grids
+GENERATION_ROWS = 6       # label sets in the generation figure
+GENERATIONS_PER_ROW = 8
+SLERP_STEPS = 8
+STRIP_IMAGES = 10         # images in the PCA strip
+
+
+def write_csv(path: str, header, rows) -> None:
+    """A small CSV (numbers to 6 significant digits), written atomically."""
+    lines = [",".join(header)] + [
+        ",".join(str(v) if isinstance(v, str) else f"{v:.6g}" for v in row) for row in rows]
+    write_text_atomically(path, "\n".join(lines) + "\n")
+
+
+def correlation_figure(embeddings, labels, truth_corr, names) -> np.ndarray:
+    """The norm-correlation heatmaps of `embeddings` (paper Fig. 4) as an image."""
+    return plots.correlation_heatmaps(correlation_matrices(embeddings, labels, truth_corr),
+                                      names)
+
+
+def save_correlations(run: RunDir, matrices: dict[str, np.ndarray], names) -> None:
+    """`figures/norm_correlation.png` (paper Fig. 4) and `norm_correlation.csv`."""
+    plots.save_png(plots.correlation_heatmaps(matrices, names),
+                   run.figure_path("norm_correlation.png"))
+    norm_corr = matrices[NORM_MATRIX]
+    write_csv(run.file(NORM_CORRELATION_CSV), ["label", *names],
+              [[name, *norm_corr[i]] for i, name in enumerate(names)])
+
+
+def save_pca(run: RunDir, data, names, results: dict[str, float], projections, label: int
+             ) -> None:
+    """`pca.csv` (per-label PCA figures) and `figures/pca_strip.png`: held-out
+    images ordered by their projection on `label`'s first component (Fig. 5)."""
+    write_csv(run.file(PCA_CSV),
+              ["label", "pc1_explained_variance", "pc2_explained_variance", "pc1_prob_spearman"],
+              [[name, results[f"per_label.{name}.pc1_explained_variance"],
+                results[f"per_label.{name}.pc2_explained_variance"],
+                results[f"per_label.{name}.pc1_prob_spearman"]] for name in names])
+    projection = projections[names[label]]
+    order = np.argsort(projection, kind="stable")
+    chosen = order[plots.strip_indices(len(order), STRIP_IMAGES)]
+    images = pipeline.images_at(data, "test", chosen)
+    plots.save_png(plots.pca_strip(
+        images, projection[chosen],
+        title=f"{names[label]}: held-out images by projection on its slots' first component"),
+        run.figure_path("pca_strip.png"))
+
+
+def save_decoder_figures(run: RunDir, data, names, test_emb, decoder, baselines, gaussians,
+                         edit_config, seeds) -> None:
+    """`figures/reconstructions.png` (Fig. 6), `edits.png` (Fig. 7-8),
+    `generations.png` and `slerp.png` of the held-out split.
+
+    Args:
+        run: The run directory.
+        data: The run's `DataConfig` (the images shown are read from it).
+        names: The L label names.
+        test_emb: The held-out split's embeddings file (`RunDir.load_embeddings`).
+        decoder: The OLR decoder.
+        baselines: `{key: (model, codes or None)}` as in
+            `kerasolr.evaluate.reconstruction_section`.
+        gaussians: The label Gaussians.
+        edit_config: The run's `EditConfig` (the emphasis scale).
+        seeds: The run's `Seeds`.
+    """
+    size = int(decoder.output["image"].shape[1])
+    embeddings = test_emb["embeddings"]
+    shown = pipeline.images_at(data, "test", np.arange(GRID_IMAGES))
+    rows = {"OLR decoder": decode(decoder, embeddings[:GRID_IMAGES])}
+    titles = {"probs_baseline": "probabilities only", "autoencoder_baseline": "autoencoder"}
+    for key, (model, codes) in baselines.items():
+        rows[titles[key]] = decode(model, shown if codes is None else codes[:GRID_IMAGES])
+    plots.save_png(figures.reconstruction_grid(crop_to(shown, size), rows),
+                   run.figure_path("reconstructions.png"))
+
+    edit_emb = embeddings[:EDIT_GRID_IMAGES]
+    label_ids = editing.balanced_labels(test_emb["labels"], EDIT_GRID_LABELS)
+    edits = editing.toggle_edits(edit_emb, test_emb["clean_labels"][:EDIT_GRID_IMAGES],
+                                 label_ids, names, gaussians, seeds.edits)
+    scale = edit_config.scale
+    for label in label_ids[:2]:
+        edits[f"{names[label]} x{scale:g}"] = editing.scale_label(edit_emb, label, scale)
+    plots.save_png(figures.edit_grid(
+        crop_to(shown[:EDIT_GRID_IMAGES], size), decode(decoder, edit_emb),
+        {title: decode(decoder, emb) for title, emb in edits.items()}),
+        run.figure_path("edits.png"))
+
+    # Labels no training image had have no Gaussian: not asked for.
+    label_sets = (test_emb["clean_labels"][:GENERATION_ROWS] > 0.5) & (gaussians.counts > 0)
+    generated = decode(decoder, editing.generate(
+        np.repeat(label_sets, GENERATIONS_PER_ROW, axis=0), gaussians, seeds.generation_figure))
+    plots.save_png(figures.generation_grid(generated, label_sets, names, GENERATIONS_PER_ROW),
+                   run.figure_path("generations.png"))
+
+    # Slerp one label's slot from image A's to that of the first image B whose label
+    # differs (with A's other slots), for the two most balanced labels.
+    steps = np.linspace(0.0, 1.0, SLERP_STEPS)
+    slerp_rows, slerp_titles = [], []
+    truth = test_emb["clean_labels"] > 0.5
+    for label in label_ids[:2]:
+        other = np.flatnonzero(truth[:, label] != truth[0, label])
+        a = embeddings[0]
+        b = embeddings[other[0] if len(other) else 1]
+        path = editing.slerp(a[label], b[label], steps)      # (steps, k)
+        interpolated = np.repeat(a[None], len(steps), axis=0)
+        interpolated[:, label] = path
+        slerp_rows.append(decode(decoder, interpolated))
+        state = "with" if truth[0, label] else "without"
+        slerp_titles.append(f"{names[label]}: A ({state}) -> B")
+    plots.save_png(figures.slerp_grid(np.stack(slerp_rows), slerp_titles),
+                   run.figure_path("slerp.png"))

@@ -1,0 +1,177 @@
+"""`kerasolr.evaluate`: sections 4.1-4.5 as functions of arrays and models, on known answers."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasolr import editing
+from kerasolr import evaluate as sections
+from kerasolr.config import EditConfig, ProbeConfig
+from kerasolr.seeds import Seeds
+
+NAMES = ("Smiling", "Male", "Eyeglasses")
+
+
+def _labels(n=200, seed=0, prevalence=(0.5, 0.3, 0.2)):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, len(prevalence))) < np.asarray(prevalence)).astype(np.float32)
+
+
+def _slot_embeddings(labels, k=4, seed=0, noise=0.02):
+    """Label l present: its slot is a unit vector (plus small noise); absent: near zero."""
+    rng = np.random.default_rng(seed)
+    directions = np.eye(k, dtype=np.float32)[: labels.shape[1]]
+    emb = labels[:, :, None] * directions[None]
+    return (emb + noise * rng.standard_normal(emb.shape)).astype(np.float32)
+
+
+def test_perfect_embeddings_give_a_probe_near_one():
+    train, test = _labels(400, 0), _labels(200, 1)
+    results = sections.probe_metrics(_slot_embeddings(train, seed=2), train,
+                                     _slot_embeddings(test, seed=3), test, NAMES,
+                                     ProbeConfig(epochs=60, batch_size=64, learning_rate=3e-2),
+                                     seed=0)
+    assert results["probe.mean_accuracy"] > 0.98
+    assert results["per_label.Eyeglasses.probe_accuracy"] > 0.97
+
+
+def test_zero_embeddings_give_the_majority_baseline():
+    train, test = _labels(400, 0), _labels(200, 1)
+    majority = sections.majority_metrics(train, test, NAMES)
+    probe = sections.probe_metrics(np.zeros((400, 3, 4), np.float32), train,
+                                   np.zeros((200, 3, 4), np.float32), test, NAMES,
+                                   ProbeConfig(epochs=40, batch_size=64, learning_rate=3e-2),
+                                   seed=0)
+    # Only the bias can learn: every label predicted as its most common training value.
+    assert probe["probe.mean_accuracy"] == pytest.approx(majority["majority.mean_accuracy"])
+    assert probe["probe.balanced_accuracy"] == pytest.approx(0.5)
+    expected = np.mean(test == (train.mean(0) > 0.5))
+    assert majority["majority.mean_accuracy"] == pytest.approx(expected)
+
+
+def test_classifier_metrics_on_known_predictions():
+    truth = _labels(100, 4)
+    results = sections.classifier_metrics(truth, truth * 0.9 + 0.05, 1.0 - truth, NAMES)
+    assert results["classifier.mean_accuracy"] == 1.0
+    assert results["classifier.balanced_accuracy"] == 1.0
+    assert results["classifier.occluded_mean_accuracy"] == 0.0
+    assert results["per_label.Male.classifier_accuracy"] == 1.0
+
+
+def test_slot_metrics_of_label_shaped_slots():
+    truth = _labels(300, 5)
+    results = sections.slot_metrics(_slot_embeddings(truth, noise=0.01), truth, NAMES)
+    assert results["slots.norm_auc_min"] == 1.0
+    assert results["slots.absent_present_norm_ratio"] < 0.1
+    # Slot norms are the labels (up to tiny noise): their correlations agree.
+    assert results["correlation.norm_vs_label_pearson"] > 0.99
+
+
+def test_retrieval_by_label_shaped_slots_is_perfect():
+    truth = _labels(120, 6)
+    results = sections.retrieval_metrics(_slot_embeddings(truth, noise=0.01), truth, NAMES)
+    assert results["retrieval.map_mean"] == pytest.approx(1.0)
+    assert results["retrieval.nn_mean"] == pytest.approx(1.0)
+    # The whole embedding mixes every label: worse than the label's own slot.
+    assert results["retrieval.whole_map_mean"] < results["retrieval.map_mean"]
+
+
+def test_correlation_matrices_and_truth_agreement():
+    truth = _labels(300, 7)
+    emb = _slot_embeddings(truth, noise=0.01)
+    matrices = sections.correlation_matrices(emb, truth)
+    assert set(matrices) == {sections.NORM_MATRIX, sections.LABEL_MATRIX}
+    assert sections.correlation_metrics(matrices[sections.NORM_MATRIX]) == {}
+    label_corr = matrices[sections.LABEL_MATRIX]
+    with_truth = sections.correlation_matrices(emb, truth, label_corr)
+    np.testing.assert_array_equal(with_truth[sections.TRUTH_MATRIX], label_corr)
+    agreement = sections.correlation_metrics(matrices[sections.NORM_MATRIX], label_corr)
+    assert agreement["correlation.norm_vs_truth_pearson"] > 0.99
+
+
+def test_occluded_batches_are_seeded_and_cover_a_rectangle():
+    images = np.ones((4, 16, 16, 3), np.float32)
+    batches = tf.data.Dataset.from_tensor_slices(
+        {"image": images, "id": np.arange(4, dtype=np.int64)}).batch(2)
+    first = [b["image"].numpy() for b in sections.occluded_batches(batches, 0, 0.33, 0.66)]
+    again = [b["image"].numpy() for b in sections.occluded_batches(batches, 0, 0.33, 0.66)]
+    other = [b["image"].numpy() for b in sections.occluded_batches(batches, 1, 0.33, 0.66)]
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(other))
+    covered = (np.concatenate(first) != 1.0).any(-1).mean((1, 2))
+    assert np.all((covered >= 0.33 ** 2 - 0.05) & (covered <= 0.66 ** 2 + 0.05))
+
+
+def _images_and_truth(n=12, size=16, seed=8):
+    """Images whose label l is 'channel l is bright on average'."""
+    rng = np.random.default_rng(seed)
+    truth = _labels(n, seed, (0.5, 0.5, 0.5))
+    images = rng.random((n, size, size, 3)).astype(np.float32) * 0.3
+    images += truth[:, None, None, :] * 0.6
+    return images, truth
+
+
+def _channel_judge(size):
+    """Label l present iff the mean of channel l exceeds 0.45."""
+    inputs = keras.Input((size, size, 3))
+    means = keras.layers.GlobalAveragePooling2D()(inputs)
+    outputs = keras.layers.Lambda(lambda m: keras.ops.sigmoid(200.0 * (m - 0.45)))(means)
+    return keras.Model(inputs, outputs)
+
+
+def _reshaping_decoder(size, k):
+    """A 'decoder' whose output is its (3, k) input reshaped to the image it came from."""
+    inputs = keras.Input((3, k))
+    image = keras.layers.Reshape((size, size, 3))(inputs)
+    return keras.Model(inputs, {"image": image})
+
+
+def test_reconstruction_section_with_exact_reconstructions():
+    size = 16
+    images, truth = _images_and_truth(size=size)
+    k = size * size
+    embeddings = images.reshape(len(images), 3, k)        # decodes back to the image exactly
+    batches = tf.data.Dataset.from_tensor_slices({"image": images}).batch(5)
+    inputs = keras.Input((size, size, 3))
+    identity = keras.Model(inputs, {"image": keras.layers.Identity()(inputs)})
+    results = sections.reconstruction_section(
+        batches, embeddings, truth, _reshaping_decoder(size, k), _channel_judge(size), NAMES,
+        filter_size=7, baselines={"autoencoder_baseline": (identity, None)})
+    assert results["recon.ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert results["recon.autoencoder_baseline_ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert results["judge.mean_accuracy"] == 1.0
+    assert results["recon.judge_accuracy"] == 1.0
+    assert results["per_label.Smiling.judge_on_recon_accuracy"] == 1.0
+
+    # A decoder that loses the images: SSIM far from 1, and the judge on it no better
+    # than the majority of the truth.
+    blank = np.zeros_like(embeddings)
+    worse = sections.reconstruction_section(
+        batches, blank, truth, _reshaping_decoder(size, k), _channel_judge(size), NAMES,
+        filter_size=7)
+    assert worse["recon.ssim"] < 0.2
+    assert worse["recon.judge_accuracy"] == pytest.approx(float(np.mean(truth == 0)))
+
+
+def test_edit_section_with_a_judge_that_reads_slot_norms():
+    # The judge sees label l iff slot l has norm > 0.5, so adding a sample of the
+    # label's Gaussian (norm ~1) always succeeds, removing (norm 0) always
+    # succeeds, nothing else changes, and generations show exactly what was asked.
+    train = _labels(300, 9)
+    gaussians = editing.fit_label_gaussians(_slot_embeddings(train, seed=1), train, NAMES)
+    test = _labels(40, 10)
+    embeddings = _slot_embeddings(test, seed=2)
+
+    def judged(emb):
+        return 1.0 / (1.0 + np.exp(-100.0 * (np.linalg.norm(emb, axis=-1) - 0.5)))
+
+    results = sections.edit_section(embeddings, test, judged, gaussians,
+                                    EditConfig(num_images=30, num_generations=20), Seeds(0))
+    assert results["edit.num_images"] == 30
+    assert results["edit.add_success"] == 1.0
+    assert results["edit.remove_success"] == 1.0
+    assert results["edit.preservation"] == 1.0
+    assert results["generation.accuracy"] == 1.0
+    assert results["generation.unwanted_absent"] == 1.0
+    assert results["generation.exact_match"] == 1.0
