@@ -67,3 +67,21 @@ def test_norm_correlation_matches_label_correlation_for_perfect_slots():
     a = np.corrcoef(labels, rowvar=False)
     assert matrix_agreement(a, a) == pytest.approx(1.0)
     assert matrix_agreement(a, -a) == pytest.approx(-1.0)
+
+
+def test_slot_label_auc_matrix_is_diagonal_for_own_slots_and_not_when_permuted():
+    from kerasolr.evaluation.slots import own_slot_margins, slot_label_auc_matrix
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((300, 4)) < 0.4).astype(np.float32)
+    emb = labels[:, :, None] * np.ones(3, np.float32) + 0.05 * rng.standard_normal((300, 4, 3))
+    matrix = slot_label_auc_matrix(emb, labels)
+    assert matrix.shape == (4, 4)
+    np.testing.assert_allclose(np.diag(matrix), 1.0)
+    assert np.all(own_slot_margins(matrix) > 0.3)
+    swapped = emb[:, [1, 0, 2, 3]]                      # slots 0 and 1 exchanged
+    margins = own_slot_margins(slot_label_auc_matrix(swapped, labels))
+    assert margins[0] < 0 and margins[1] < 0 and np.all(margins[2:] > 0.3)
+    one_class = labels.copy()
+    one_class[:, 3] = 1
+    assert np.isnan(slot_label_auc_matrix(emb, one_class)[:, 3]).all()

@@ -52,6 +52,32 @@ def slot_norm_metrics(embeddings, labels, names) -> dict[str, float]:
     return out
 
 
+def slot_label_auc_matrix(embeddings, labels) -> np.ndarray:
+    """`(L, L)` ROC AUC of slot `j`'s norm as a score for label `l`, at `[j, l]`.
+
+    A run whose slots belong to their labels has each column's largest entry
+    on the diagonal: a label is told best by its own slot. A label with one
+    class only in `labels` gets a NaN column.
+    """
+    norms = slot_norms(embeddings)
+    truth = np.asarray(labels) > 0.5
+    matrix = np.full((norms.shape[1], truth.shape[1]), np.nan)
+    for label in range(truth.shape[1]):
+        if 0 < truth[:, label].sum() < len(truth):
+            for slot in range(norms.shape[1]):
+                matrix[slot, label] = roc_auc_score(truth[:, label], norms[:, slot])
+    return matrix
+
+
+def own_slot_margins(auc_matrix) -> np.ndarray:
+    """Per label, its own slot's AUC minus the best other slot's (positive:
+    the label is told best by its own slot)."""
+    matrix = np.asarray(auc_matrix, np.float64)
+    own = np.diag(matrix)
+    others = np.where(np.eye(len(matrix), dtype=bool), -np.inf, matrix).max(axis=0)
+    return own - others
+
+
 def norm_correlation_matrix(embeddings) -> np.ndarray:
     """`(L, L)` Pearson correlations between the labels' slot norms (Fig. 4)."""
     return np.corrcoef(slot_norms(embeddings), rowvar=False)
