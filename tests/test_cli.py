@@ -59,6 +59,17 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys):
                 "per_label.Smiling.norm_auc", "per_label.Male.probe_accuracy"):
         assert np.isfinite(results[key]), key
     assert 0 <= results["classifier.mean_accuracy"] <= 1
+    # Figures that must agree with each other (a mixed-up key or split breaks them).
+    assert results["probe.gap_to_classifier"] == pytest.approx(
+        results["classifier.mean_accuracy"] - results["probe.mean_accuracy"])
+    test_male = np.load(os.path.join(run_dir, "embeddings/test.npz"))["clean_labels"][:, 0]
+    train_male = np.load(os.path.join(run_dir, "embeddings/train.npz"))["labels"][:, 0]
+    assert results["per_label.Male.majority_accuracy"] == pytest.approx(
+        np.mean(test_male == float(train_male.mean() > 0.5)))
+    stages = {key: value for key, value in results.items()
+              if key.startswith("timing.") and key != "timing.total_seconds"}
+    assert len(stages) == 8 and "timing.judge_seconds" in stages
+    assert results["timing.total_seconds"] == pytest.approx(sum(stages.values()))
     with open(os.path.join(run_dir, "config.json")) as f:
         assert json.load(f)["siamese"]["epochs"] == 2
     emb = np.load(os.path.join(run_dir, "embeddings/test.npz"))
