@@ -484,10 +484,10 @@ def override(config: RunConfig, assignments: list[str]) -> RunConfig:
 def paper() -> RunConfig:
     """The paper's recipe (section 3) at CPU scale: both images always occluded
     by one rectangle of sides 33-66%, classifier trained on clean images,
-    temperature 1."""
+    temperature 1, k = 32 numbers per label."""
     return RunConfig(
         classifier=ClassifierConfig(occlusion_rate=0.0),
-        siamese=SiameseConfig(occlusion="rectangle", occlusion_rate=1.0, temperature=1.0),
+        siamese=SiameseConfig(occlusion="rectangle", occlusion_rate=1.0, temperature=1.0, k=32),
         preset="paper",
     )
 

@@ -9,7 +9,7 @@ O: the decoder's output side):
         images float32 (B, S, S, 3) in [0, 1] -> embedding (B, L, k), slot_norms (B, L)
     embed_jpeg
         jpeg string (B,) encoded JPEG/PNG/BMP/GIF bytes -> embedding, slot_norms
-        (decoded, cropped to the paper's square and resized exactly as in training)
+        (decoded, cropped to the central square and resized exactly as in training)
     classify
         images -> probabilities (B, L)
     reconstruct                                   (runs with a decoder)

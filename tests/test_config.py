@@ -17,6 +17,7 @@ def test_paper_preset_is_the_paper_recipe():
     assert (p.siamese.occlusion, p.siamese.occlusion_rate) == ("rectangle", 1.0)
     assert (p.siamese.occlusion_min, p.siamese.occlusion_max) == (0.33, 0.66)
     assert p.siamese.temperature == 1.0 and p.classifier.occlusion_rate == 0.0
+    assert p.siamese.k == 32                          # section 4: 32 numbers per label
 
 
 def test_override_parses_values():

@@ -1,8 +1,8 @@
 """Labelled image files -> the standard `tf.data` elements, with bad files found and named.
 
 Streaming: files are read and decoded in parallel inside `tf.data` (nothing
-holds the dataset in memory), cropped to the paper's square, resized to the
-model resolution. Elements are `{"image": float32 (S, S, 3) in [0, 1],
+holds the dataset in memory), cropped to the central square (our reading of the paper's crop),
+resized to the model resolution. Elements are `{"image": float32 (S, S, 3) in [0, 1],
 "labels", "clean_labels": float32 (L,), "id": int64}` like every loader's.
 
 The paper's square crop (section 4: 178x178 from CelebA's 178x218 aligned
@@ -22,7 +22,8 @@ import tensorflow as tf
 
 
 def square_crop_box(height: int, width: int) -> tuple[int, int, int]:
-    """`(top, left, side)` of the paper's square crop of an image."""
+    """`(top, left, side)` of an image's central square: our reading of the
+    paper's "cropped and resized" (it gives no rows)."""
     side = min(height, width)
     return (height - side) // 2, (width - side) // 2, side
 

@@ -1,8 +1,8 @@
 """TensorFlow Datasets' `celeb_a` as the standard `tf.data` elements.
 
 Elements are `{"image": float32 (S, S, 3) in [0, 1], "labels", "clean_labels":
-float32 (L,), "id": int64}` like every loader's, with the paper's square crop
-and resize of `kerasolr.data.images` and CelebA's attribute names and order of
+float32 (L,), "id": int64}` like every loader's, with the central square crop (our reading of the
+paper's crop) and resize of `kerasolr.data.images` and CelebA's attribute names and order of
 `kerasolr.data.celeba` (the paper's 38 by default).
 
 `id` is the image's index in CelebA's official file order (`000001.jpg` is 0),
