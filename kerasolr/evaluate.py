@@ -113,12 +113,27 @@ def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_lab
     return results, probs
 
 
-def retrieval_metrics(embeddings, truth, names) -> dict[str, float]:
-    """`retrieval.{map,ndcg,nn}_mean` (each label's slot) and
-    `retrieval.whole_*` (the whole embedding), leave-one-out over the split."""
+def retrieval_metrics(embeddings, truth, names, probs=None) -> dict[str, float]:
+    """Retrieval with each label as the criterion, leave-one-out over the split.
+
+    `retrieval.{map,ndcg,nn,map_corrected}_mean` rank by each label's slot,
+    `retrieval.whole_*` by the whole embedding and, given the classifier's
+    `(n, L)` probabilities, `retrieval.classifier_*` by the classifier's own
+    output for the label (the obvious competitor of a slot);
+    `retrieval.chance_map_mean` is a random ranking's expected mAP, and every
+    `map_corrected` is `(mAP - chance) / (1 - chance)`.
+    """
     results: dict[str, float] = {}
     for whole in (False, True):
         results.update(retrieval.label_retrieval_metrics(embeddings, truth, names, whole))
+    if probs is not None:
+        results.update(retrieval.dimension_retrieval_metrics(
+            probs, truth, names, [[label] for label in range(len(names))], "classifier_"))
+    chance = [retrieval.chance_map(np.asarray(truth)[:, label] > 0.5)
+              for label in range(len(names))]
+    for name, value in zip(names, chance, strict=True):
+        results[f"per_label.{name}.retrieval_chance_map"] = value
+    results["retrieval.chance_map_mean"] = float(np.mean(chance))
     return results
 
 

@@ -99,6 +99,41 @@ def ranking_metrics(relevant) -> dict[str, np.ndarray]:
     return {"map": average_precision, "ndcg": ndcg, "nn": relevant[:, 0].astype(np.float64)}
 
 
+def chance_average_precision(relevant: np.ndarray, gallery: int) -> np.ndarray:
+    """Expected average precision of a uniformly random ranking of `gallery`
+    items of which `relevant` are relevant (0 where none is, as in
+    `ranking_metrics`):
+
+        E[AP] = (R - 1) / (N - 1) + H_N (N - R) / (N (N - 1)),
+
+    H_N the N-th harmonic number (summing, over ranks i, the chance that rank
+    i is relevant times the expected precision at i given that it is).
+    """
+    relevant = np.asarray(relevant, np.float64)
+    n = float(gallery)
+    if n <= 1:
+        return np.where(relevant > 0, 1.0, 0.0)
+    harmonic = float(np.sum(1.0 / np.arange(1, gallery + 1)))
+    expected = (relevant - 1) / (n - 1) + harmonic * (n - relevant) / (n * (n - 1))
+    return np.where(relevant > 0, expected, 0.0)
+
+
+def chance_map(categories) -> float:
+    """mAP of a random ranking for one binary criterion, leave-one-out over
+    the split: each item queries the other `n - 1`, of which those sharing
+    its category are relevant."""
+    categories = np.asarray(categories, bool)
+    n = len(categories)
+    positives = int(categories.sum())
+    relevant = np.where(categories, positives - 1, n - positives - 1)
+    return float(chance_average_precision(relevant, n - 1).mean())
+
+
+def corrected(value: float, chance: float) -> float:
+    """`(value - chance) / (1 - chance)`: 0 at chance, 1 for a perfect ranking."""
+    return float((value - chance) / (1.0 - chance)) if chance < 1.0 else float("nan")
+
+
 def criterion_metrics(query_codes, query_categories, gallery_codes, gallery_categories,
                       exclude_self: bool = False, query_batch: int = 256) -> dict[str, float]:
     """mAP, NDCG and NN precision of ranking the whole gallery for every query,
@@ -170,7 +205,9 @@ def dimension_retrieval_metrics(vectors, labels, names, dimensions=None,
             `retrieval.whole_map_mean` and `per_label.<Name>.whole_retrieval_map`.
 
     Returns:
-        `retrieval.<variant>{map,ndcg,nn}_mean` and the per-label values.
+        `retrieval.<variant>{map,ndcg,nn,map_corrected}_mean` and the
+        per-label values; `map_corrected` is the chance-corrected mAP
+        `(mAP - chance) / (1 - chance)` (`chance_map`).
     """
     vectors = np.asarray(vectors, np.float32).reshape(len(vectors), -1)
     labels = np.asarray(labels) > 0.5
@@ -182,9 +219,10 @@ def dimension_retrieval_metrics(vectors, labels, names, dimensions=None,
         chosen = vectors if dimensions is None else vectors[:, np.asarray(dimensions[label])]
         metrics = criterion_metrics(chosen, labels[:, label], chosen, labels[:, label],
                                     exclude_self=True)
+        metrics["map_corrected"] = corrected(metrics["map"], chance_map(labels[:, label]))
         for metric, value in metrics.items():
             results[f"per_label.{name}.{variant}retrieval_{metric}"] = value
-            means[metric].append(value)
+            means.setdefault(metric, []).append(value)
     for metric, values in means.items():
         results[f"retrieval.{variant}{metric}_mean"] = float(np.mean(values))
     return results

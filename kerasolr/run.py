@@ -368,8 +368,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
     results, probs = sections.section_41(
         classifier, pipeline.example_batches(pipeline.load_split(config.data, "test"), BATCH),
         train_emb["embeddings"], train_emb["labels"], embeddings, truth, names, config)
-    log("evaluate: retrieval by each label's slot and by the whole embedding")
-    results.update(sections.retrieval_metrics(embeddings, truth, names))
+    log("evaluate: retrieval by each label's slot, the whole embedding and the classifier")
+    results.update(sections.retrieval_metrics(embeddings, truth, names, probs))
 
     log("evaluate: slot-norm correlations and per-label PCA of slot vectors")
     truth_corr = pipeline.truth_correlation(config.data, names)

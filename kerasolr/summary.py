@@ -48,6 +48,14 @@ def format_summary(config, names, results: dict[str, float]) -> str:
     if "correlation.norm_vs_truth_pearson" in r:
         lines.append("Norm-correlation vs generator truth:   r = "
                      f"{r['correlation.norm_vs_truth_pearson']:.3f}")
+    if "retrieval.classifier_map_mean" in r:
+        lines.append(
+            f"Retrieval mAP by each label (chance {r['retrieval.chance_map_mean']:.3f}; "
+            "chance-corrected in brackets): its slot "
+            f"{r['retrieval.map_mean']:.3f} ({r['retrieval.map_corrected_mean']:.3f}), the "
+            f"classifier's output {r['retrieval.classifier_map_mean']:.3f} "
+            f"({r['retrieval.classifier_map_corrected_mean']:.3f}), the whole embedding "
+            f"{r['retrieval.whole_map_mean']:.3f} ({r['retrieval.whole_map_corrected_mean']:.3f})")
     if "pca.pc1_explained_variance_mean" in r:
         lines.append(f"PCA of slots: PC1 explains {r['pca.pc1_explained_variance_mean']:.3f} of "
                      f"the variance (mean over labels); Spearman(PC1 projection, classifier "

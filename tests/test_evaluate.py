@@ -70,8 +70,15 @@ def test_slot_metrics_of_label_shaped_slots():
 
 def test_retrieval_by_label_shaped_slots_is_perfect():
     truth = _labels(120, 6)
-    results = sections.retrieval_metrics(_slot_embeddings(truth, noise=0.01), truth, NAMES)
+    noisy_probs = np.clip(truth + np.random.default_rng(0).normal(0, 0.4, truth.shape), 0, 1)
+    results = sections.retrieval_metrics(_slot_embeddings(truth, noise=0.01), truth, NAMES,
+                                         noisy_probs)
     assert results["retrieval.map_mean"] == pytest.approx(1.0)
+    assert results["retrieval.map_corrected_mean"] == pytest.approx(1.0)
+    # The classifier's own output, noisy here, ranks worse than the clean slots; chance is
+    # the expected mAP of a random ranking for these prevalences.
+    assert results["retrieval.classifier_map_mean"] < results["retrieval.map_mean"]
+    assert 0.5 < results["retrieval.chance_map_mean"] < results["retrieval.classifier_map_mean"]
     assert results["retrieval.nn_mean"] == pytest.approx(1.0)
     # The whole embedding mixes every label: worse than the label's own slot.
     assert results["retrieval.whole_map_mean"] < results["retrieval.map_mean"]

@@ -78,3 +78,30 @@ def test_label_retrieval_metrics_by_slot_and_whole():
         (r["per_label.A.retrieval_map"] + r["per_label.B.retrieval_map"]) / 2)
     w = retrieval.label_retrieval_metrics(embeddings, labels, ("A", "B"), whole=True)
     assert "retrieval.whole_map_mean" in w and "per_label.B.whole_retrieval_nn" in w
+
+
+def test_chance_average_precision_matches_random_rankings():
+    rng = np.random.default_rng(0)
+    for n, r in ((10, 3), (30, 1), (25, 20)):
+        relevant = np.zeros((20000, n), bool)
+        relevant[:, :r] = True
+        relevant = rng.permuted(relevant, axis=1)
+        simulated = retrieval.ranking_metrics(relevant)["map"].mean()
+        expected = float(retrieval.chance_average_precision(np.array([r]), n)[0])
+        assert simulated == pytest.approx(expected, abs=0.004), (n, r)
+    assert retrieval.chance_average_precision(np.array([4, 0]), 4).tolist() == [1.0, 0.0]
+
+
+def test_chance_map_of_binary_criteria_and_the_corrected_map():
+    # Binary criteria favour the majority class: a random ranking's mAP is about
+    # p^2 + (1 - p)^2 (0.905 at 5% prevalence, 0.625 at 25%), not the prevalence.
+    for prevalence, approx in ((0.05, 0.905), (0.25, 0.625)):
+        labels = np.arange(2000) < prevalence * 2000
+        assert retrieval.chance_map(labels) == pytest.approx(approx, abs=0.01)
+    labels = (np.random.default_rng(1).random((400, 2)) < [0.1, 0.5]).astype(np.float32)
+    perfect = retrieval.dimension_retrieval_metrics(labels, labels, ["a", "b"], [[0], [1]])
+    assert perfect["retrieval.map_corrected_mean"] == pytest.approx(1.0)
+    noise = np.random.default_rng(2).standard_normal((400, 2))
+    random = retrieval.dimension_retrieval_metrics(noise, labels, ["a", "b"], [[0], [1]])
+    assert abs(random["retrieval.map_corrected_mean"]) < 0.05
+    assert retrieval.corrected(0.95, 0.9) == pytest.approx(0.5)
