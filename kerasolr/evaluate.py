@@ -18,7 +18,7 @@ import tensorflow as tf
 from kerasolr import occlusion, retrieval
 from kerasolr.embeddings import predict_images
 from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
-from kerasolr.evaluation.editing import edit_metrics, generation_metrics
+from kerasolr.evaluation.editing import edit_metrics, generation_diversity, generation_metrics
 from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
@@ -226,7 +226,10 @@ def decode_and_judge(decoder, judge):
     return judged
 
 
-def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds
+DIVERSITY_SETS = 32       # label sets whose samples are compared for `generation.diversity`
+
+
+def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds, decode_fn=None
                  ) -> dict[str, float]:
     """Adds, removes and emphasises every label on the first
     `edit_config.num_images` embeddings (`edit.*`), and generates from the first
@@ -240,6 +243,9 @@ def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds
         gaussians: The run's `LabelGaussians`.
         edit_config: The run's `EditConfig`.
         seeds: The run's `Seeds`.
+        decode_fn: `(n, L, k) -> images`; with it, `generation.diversity`
+            (`evaluation.editing.generation_diversity`) of the first
+            `DIVERSITY_SETS` label sets.
     """
     e = edit_config
     n_edit = min(e.num_images, len(embeddings))
@@ -247,4 +253,8 @@ def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds
                            e.scale)
     results.update(generation_metrics(truth[:e.num_generations], judged, gaussians,
                                       seeds.generation, e.threshold))
+    if decode_fn is not None:
+        results["generation.diversity"] = generation_diversity(
+            truth[:min(DIVERSITY_SETS, e.num_generations)], decode_fn, gaussians,
+            seeds.diversity)
     return results

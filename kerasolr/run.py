@@ -417,7 +417,7 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, p
         f"{e.num_generations} generations from labels alone")
     results.update(sections.edit_section(embeddings, truth,
                                          sections.decode_and_judge(decoder, judge), gaussians,
-                                         e, seeds))
+                                         e, seeds, lambda codes: decode(decoder, codes)))
     rf.save_decoder_figures(run, config.data, names, test_emb, decoder, baselines, gaussians,
                             e, seeds)
     return results

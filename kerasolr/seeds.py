@@ -65,3 +65,8 @@ class Seeds:
     def generation_figure(self) -> int:
         """Label samples of the generation figure."""
         return self.run + 2
+
+    @property
+    def diversity(self) -> int:
+        """Label samples of the generation-diversity figure (sample `j`: `+ j`)."""
+        return self.run + 6

@@ -77,8 +77,11 @@ def format_summary(config, names, results: dict[str, float]) -> str:
             f"{r['edit.add_success_scaled']:.3f})   remove success "
             f"{r['edit.remove_success']:.3f}   preservation {r['edit.preservation']:.3f}   "
             f"emphasis gain {r['edit.emphasis_gain']:+.3f}",
-            f"  generation from labels alone: accuracy {r['generation.accuracy']:.3f}, "
-            f"unwanted absent {r['generation.unwanted_absent']:.3f}",
+            f"  generation from labels alone: balanced accuracy "
+            f"{r.get('generation.balanced_accuracy', float('nan')):.3f} (asked-for labels seen "
+            f"{r['generation.accuracy']:.3f}, unwanted absent "
+            f"{r['generation.unwanted_absent']:.3f}), diversity (RMS pixel difference of two "
+            f"samples) {r.get('generation.diversity', float('nan')):.3f}",
         ]
     lines += _per_label_lines(names, r)
     lines += ["", f"Total time: {r['timing.total_seconds']:.0f} s"]

@@ -1,5 +1,7 @@
 """PCA of slots, reconstruction metrics and edit/generation metrics, with known answers."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -134,3 +136,43 @@ def test_a_label_no_training_image_had_is_not_added_or_generated():
     wanted = np.array([[1, 1, 0], [0, 1, 1]])
     g = generation_metrics(wanted, _norm_judge, gaussians, seed=0)
     assert g["generation.accuracy"] == 1.0 and np.isnan(g["per_label.B.generation_accuracy"])
+
+
+def test_generation_scores_count_what_was_not_asked_for():
+    from kerasolr.evaluation.editing import generation_scores
+
+    wanted = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], bool)
+    everything = np.ones_like(wanted)              # draws every attribute everywhere
+    r = generation_scores(wanted, everything, ["a", "b"])
+    assert r["generation.accuracy"] == 1.0                 # recall alone is fooled
+    assert r["generation.balanced_accuracy"] == 0.5        # nothing unwanted is ever absent
+    assert r["per_label.a.generation_precision"] == 0.5    # 2 of 4 images asked for a
+    exact = generation_scores(wanted, wanted, ["a", "b"])
+    assert exact["generation.balanced_accuracy"] == 1.0 and exact["generation.precision"] == 1.0
+
+
+def test_generation_diversity_is_zero_without_sampling_noise_and_grows_with_it():
+    from kerasolr.evaluation.editing import generation_diversity
+
+    names = ("a", "b")
+    means = np.array([[1.0, 0.0], [0.0, 1.0]])
+    fixed = editing.LabelGaussians(names, means, np.zeros((2, 2, 2)), np.array([5, 5]))
+    spread = editing.LabelGaussians(names, means, np.stack([np.eye(2) * 0.25] * 2),
+                                    np.array([5, 5]))
+
+    def decode(codes):              # a "decoder" that paints the codes as a 2x2 image
+        return np.repeat(codes.reshape(len(codes), 2, 2, 1), 3, axis=-1)
+
+    label_sets = np.array([[1, 0], [1, 1], [0, 1]])
+    assert generation_diversity(label_sets, decode, fixed, 0) == 0.0
+    # Each asked label draws 2 pixels ~ N(mean, 0.25): two samples differ there by
+    # N(0, 0.5), elsewhere by 0, so the squared RMS over the 4 pixels is
+    # 0.125 * chi2(2 * asked), whose square root has mean
+    # sqrt(0.125) * sqrt(2) * Gamma((d + 1) / 2) / Gamma(d / 2).
+    def mean_rms(asked):
+        d = 2 * asked
+        return np.sqrt(0.125) * np.sqrt(2) * math.gamma((d + 1) / 2) / math.gamma(d / 2)
+
+    expected = np.mean([mean_rms(1), mean_rms(2), mean_rms(1)])     # 0.517
+    assert generation_diversity(label_sets, decode, spread, 0, samples=300) == pytest.approx(
+        expected, rel=0.05)

@@ -145,6 +145,42 @@ def generation_scores(wanted, detected, names) -> dict[str, float]:
         "generation.unwanted_absent": _rate(~detected[~wanted]),
         "generation.exact_match": float(np.mean(np.all(detected == wanted, axis=1))),
     }
+    balanced, precisions = [], []
     for label, name in enumerate(names):
-        results[f"per_label.{name}.generation_accuracy"] = _rate(detected[wanted[:, label], label])
+        asked, seen = wanted[:, label], detected[:, label]
+        recall = _rate(seen[asked])
+        specificity = _rate(~seen[~asked])
+        precision = _rate(asked[seen])
+        results[f"per_label.{name}.generation_accuracy"] = recall
+        results[f"per_label.{name}.generation_unwanted_absent"] = specificity
+        results[f"per_label.{name}.generation_precision"] = precision
+        results[f"per_label.{name}.generation_balanced_accuracy"] = _mean([recall, specificity])
+        balanced.append(results[f"per_label.{name}.generation_balanced_accuracy"])
+        precisions.append(precision)
+    # Recall alone rewards drawing every attribute everywhere; the balanced
+    # accuracy also counts the labels shown without being asked for.
+    results["generation.balanced_accuracy"] = _mean(balanced)
+    results["generation.precision"] = _mean(precisions)
     return results
+
+
+def generation_diversity(label_sets, decode, gaussians: editing.LabelGaussians, seed: int,
+                         samples: int = 4) -> float:
+    """How different the images generated from one label set are: the mean,
+    over label sets, of the root-mean-square pixel difference between every
+    two of `samples` images drawn for it (0: the sampling changes nothing).
+
+    Args:
+        label_sets: `(n, L)` wanted labels.
+        decode: `(m, L, k) -> (m, h, w, 3)` images in [0, 1].
+        gaussians: The label Gaussians.
+        seed: Sampling seed (sample `j` uses `seed + j`).
+        samples: Images per label set (>= 2).
+    """
+    wanted = (np.asarray(label_sets) > 0.5) & (np.asarray(gaussians.counts) > 0)
+    images = np.stack([decode(editing.generate(wanted, gaussians, seed + j))
+                       for j in range(samples)], axis=1)           # (n, samples, h, w, 3)
+    images = images.reshape(len(wanted), samples, -1).astype(np.float64)
+    distances = [np.sqrt(np.mean((images[:, a] - images[:, b]) ** 2, axis=1))
+                 for a in range(samples) for b in range(a + 1, samples)]
+    return float(np.mean(distances))
