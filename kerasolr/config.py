@@ -221,6 +221,20 @@ class EditConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    """What the figures of sections 4.2-4.3 show.
+
+    Attributes:
+        pca_strip_label: The label whose slots' first principal component
+            orders the held-out images of the PCA strip (Fig. 5); the paper
+            shows Mouth_Slightly_Open. A run without that label shows its most
+            balanced one instead, and says so in the figure's title.
+    """
+
+    pca_strip_label: str = "Mouth_Slightly_Open"
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
     """The representations `kerasolr compare` puts beside OLR's (`kerasolr.baselines`).
 
@@ -262,6 +276,7 @@ class RunConfig:
         probe: The linear probe.
         decoder: The reconstruction decoder and its baselines.
         edit: Editing, generation and their judge.
+        analysis: What the figures of sections 4.2-4.3 show.
         baselines: The baselines of `kerasolr compare`.
         seed: Seed of weights, pairing, occlusion and shuffling.
         preset: Name of the preset the config started from (for the record).
@@ -277,6 +292,7 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     edit: EditConfig = field(default_factory=EditConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
     seed: int = 0
     preset: str = "custom"
@@ -392,7 +408,8 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         sections = {"data": DataConfig, "classifier": ClassifierConfig,
                     "siamese": SiameseConfig, "probe": ProbeConfig, "decoder": DecoderConfig,
-                    "edit": EditConfig, "baselines": BaselineConfig}
+                    "edit": EditConfig, "analysis": AnalysisConfig,
+                    "baselines": BaselineConfig}
         kwargs: dict[str, Any] = {}
         for key, value in d.items():
             if key in sections:

@@ -377,8 +377,11 @@ def evaluate(run_dir: str) -> dict[str, float]:
     rf.save_correlations(run, matrices, names)
     pca_results, projections = pca_metrics(embeddings, probs, names)
     results.update(pca_results)
-    strip_label = editing.balanced_labels(truth, 1)[0]
-    rf.save_pca(run, config.data, names, pca_results, projections, strip_label)
+    wanted = config.analysis.pca_strip_label
+    strip_label = (names.index(wanted) if wanted in names
+                   else editing.balanced_labels(truth, 1)[0])
+    rf.save_pca(run, config.data, names, pca_results, projections, strip_label,
+                note="" if wanted in names else f" ({wanted} is not a label of this run)")
     results["pca.strip_label_index"] = float(strip_label)
     results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
 

@@ -47,8 +47,8 @@ def save_correlations(run: RunDir, matrices: dict[str, np.ndarray], names) -> No
               [[name, *norm_corr[i]] for i, name in enumerate(names)])
 
 
-def save_pca(run: RunDir, data, names, results: dict[str, float], projections, label: int
-             ) -> None:
+def save_pca(run: RunDir, data, names, results: dict[str, float], projections, label: int,
+             note: str = "") -> None:
     """`pca.csv` (per-label PCA figures) and `figures/pca_strip.png`: held-out
     images ordered by their projection on `label`'s first component (Fig. 5)."""
     write_csv(run.file(PCA_CSV),
@@ -62,7 +62,8 @@ def save_pca(run: RunDir, data, names, results: dict[str, float], projections, l
     images = pipeline.images_at(data, "test", chosen)
     plots.save_png(plots.pca_strip(
         images, projection[chosen],
-        title=f"{names[label]}: held-out images by projection on its slots' first component"),
+        title=f"{names[label]}: held-out images by projection on its slots' first "
+              f"component{note}"),
         run.figure_path("pca_strip.png"))
 
 

@@ -54,3 +54,12 @@ def test_encoder_warm_start_needs_matching_filters():
     with pytest.raises(ValueError, match="init_from_classifier"):
         cfg.override(cfg.demo(), ["siamese.filters=[8,16]"])
     assert cfg.override(cfg.paper(), ["siamese.filters=[8,16]"]).siamese.filters == (8, 16)
+
+
+def test_a_config_from_before_the_analysis_section_loads_with_its_default():
+    d = cfg.demo().to_dict()
+    del d["analysis"]
+    config = cfg.RunConfig.from_dict(d)
+    assert config.analysis.pca_strip_label == "Mouth_Slightly_Open"   # the paper's Fig. 5
+    assert cfg.override(config, ["analysis.pca_strip_label=Smiling"]).analysis.pca_strip_label \
+        == "Smiling"
