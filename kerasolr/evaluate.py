@@ -55,14 +55,43 @@ def classifier_metrics(truth, probs, occluded_probs, names) -> dict[str, float]:
     return results
 
 
-def probe_metrics(train_embeddings, train_labels, embeddings, truth, names, probe_config,
-                  seed: int) -> dict[str, float]:
-    """`probe.*`: the linear probe of section 4.1, trained on the training
-    embeddings and their (possibly noisy) labels, scored on `embeddings`."""
+def probe_probabilities(train_embeddings, train_labels, embeddings, probe_config,
+                        seed: int) -> np.ndarray:
+    """`(m, L)` probabilities of the linear probe of section 4.1, trained on the
+    training embeddings and their (possibly noisy) labels, on `embeddings`."""
     p = probe_config
     probe = train_probe(train_embeddings, train_labels, p.epochs, p.batch_size,
                         p.learning_rate, seed=seed)
-    return multilabel_accuracy(truth, probe_predictions(probe, embeddings), names, "probe")
+    return probe_predictions(probe, embeddings)
+
+
+def probe_metrics(train_embeddings, train_labels, embeddings, truth, names, probe_config,
+                  seed: int) -> dict[str, float]:
+    """`probe.*`: the accuracy of `probe_probabilities` against `truth`."""
+    probs = probe_probabilities(train_embeddings, train_labels, embeddings, probe_config, seed)
+    return multilabel_accuracy(truth, probs, names, "probe")
+
+
+def disagreements(truth, classifier_probs, probe_probs, threshold: float = 0.5
+                  ) -> dict[str, np.ndarray]:
+    """Where the probe and the classifier disagree and one of them is right
+    (paper Fig. 3): `(m, L)` booleans `"probe_right"` (the probe right, the
+    classifier wrong) and `"classifier_right"` (the reverse)."""
+    truth = np.asarray(truth) > 0.5
+    classifier_ok = (np.asarray(classifier_probs) > threshold) == truth
+    probe_ok = (np.asarray(probe_probs) > threshold) == truth
+    return {"probe_right": probe_ok & ~classifier_ok, "classifier_right": classifier_ok & ~probe_ok}
+
+
+def disagreement_metrics(cases: dict[str, np.ndarray], names) -> dict[str, float]:
+    """Counts of `disagreements`: `disagreement.{probe_right,classifier_right}`
+    over all label decisions, and `per_label.<Name>.{probe_right,classifier_right}`."""
+    results: dict[str, float] = {}
+    for kind, mask in cases.items():
+        results[f"disagreement.{kind}"] = float(mask.sum())
+        for label, name in enumerate(names):
+            results[f"per_label.{name}.{kind}"] = float(mask[:, label].sum())
+    return results
 
 
 def majority_metrics(train_labels, truth, names) -> dict[str, float]:
@@ -97,20 +126,23 @@ def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_lab
         config: The run's `RunConfig` (occlusion bounds, probe settings, seed).
 
     Returns:
-        `(results, the classifier's (m, L) probabilities on the clean images)`.
+        `(results, {"classifier": its (m, L) probabilities on the clean images,
+        "probe": the probe's})`.
     """
     s = config.siamese
     probs = predict_images(classifier, batches)
     occluded = predict_images(classifier, occluded_batches(batches, config.seed,
                                                            s.occlusion_min, s.occlusion_max))
     results = classifier_metrics(truth, probs, occluded, names)
-    results.update(probe_metrics(train_embeddings, train_labels, embeddings, truth, names,
-                                 config.probe, config.seed))
+    probe_probs = probe_probabilities(train_embeddings, train_labels, embeddings, config.probe,
+                                      config.seed)
+    results.update(multilabel_accuracy(truth, probe_probs, names, "probe"))
     results.update(majority_metrics(train_labels, truth, names))
     results["probe.gap_to_classifier"] = (results["classifier.mean_accuracy"]
                                           - results["probe.mean_accuracy"])
     results.update(slot_metrics(embeddings, truth, names))
-    return results, probs
+    results.update(disagreement_metrics(disagreements(truth, probs, probe_probs), names))
+    return results, {"classifier": probs, "probe": probe_probs}
 
 
 def retrieval_metrics(embeddings, truth, names, probs=None) -> dict[str, float]:

@@ -40,6 +40,10 @@ KNOWN_FIGURES = (
     ("norm_correlation.png", "Slot-norm correlations",
      "Pearson correlation of per-label slot norms next to the labels' own correlation (and the "
      "generator's true one on synthfaces); paper Fig. 4"),
+    ("disagreements.png", "Where the probe and the classifier disagree",
+     "Per label (the rows with the most such cases; counts probe right / classifier right): a "
+     "held-out image whose label the linear probe on the embeddings gets right and the "
+     "classifier wrong, and one the reverse; paper Fig. 3"),
     ("pca_strip.png", "Principal components of slots",
      "Held-out images ordered by their projection on the first principal component of one "
      "label's slot, projection above each image; paper Fig. 5"),

@@ -365,9 +365,12 @@ def evaluate(run_dir: str) -> dict[str, float]:
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     classifier = run.load_model("classifier")
     log("evaluate: classifier on clean and occluded test images, linear probe")
-    results, probs = sections.section_41(
+    results, predictions = sections.section_41(
         classifier, pipeline.example_batches(pipeline.load_split(config.data, "test"), BATCH),
         train_emb["embeddings"], train_emb["labels"], embeddings, truth, names, config)
+    probs = predictions["classifier"]
+    rf.save_disagreements(run, config.data, names,
+                          sections.disagreements(truth, probs, predictions["probe"]))
     log("evaluate: retrieval by each label's slot, the whole embedding and the classifier")
     results.update(sections.retrieval_metrics(embeddings, truth, names, probs))
 

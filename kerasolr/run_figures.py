@@ -23,6 +23,7 @@ GENERATION_ROWS = 6       # label sets in the generation figure
 GENERATIONS_PER_ROW = 8
 SLERP_STEPS = 8
 STRIP_IMAGES = 10         # images in the PCA strip
+DISAGREEMENT_LABELS = 6   # labels (columns) of the disagreement figure
 
 
 def write_csv(path: str, header, rows) -> None:
@@ -45,6 +46,35 @@ def save_correlations(run: RunDir, matrices: dict[str, np.ndarray], names) -> No
     norm_corr = matrices[NORM_MATRIX]
     write_csv(run.file(NORM_CORRELATION_CSV), ["label", *names],
               [[name, *norm_corr[i]] for i, name in enumerate(names)])
+
+
+def save_disagreements(run: RunDir, data, names, cases: dict[str, np.ndarray]) -> None:
+    """`figures/disagreements.png` (paper Fig. 3): for each of the labels with
+    the most disagreements (a row, titled with the counts of each kind), one
+    held-out image the probe gets right and the classifier wrong, and one the
+    reverse; grey where there is none."""
+    counts = cases["probe_right"].sum(0) + cases["classifier_right"].sum(0)
+    labels = [int(i) for i in np.argsort(-counts, kind="stable")[:DISAGREEMENT_LABELS]
+              if counts[i] > 0]
+    if not labels:
+        return
+    wanted = {}
+    for kind in ("probe_right", "classifier_right"):
+        for label in labels:
+            found = np.flatnonzero(cases[kind][:, label])
+            if len(found):
+                wanted[(kind, label)] = int(found[0])
+    images = dict(zip(wanted, pipeline.images_at(data, "test", list(wanted.values())),
+                      strict=True))
+    blank = np.full_like(next(iter(images.values())), 0.5)
+    kinds = ("probe_right", "classifier_right")
+    rows = [[images.get((kind, label), blank) for kind in kinds] for label in labels]
+    titles = [f"{names[label]}: {int(cases['probe_right'][:, label].sum())} / "
+              f"{int(cases['classifier_right'][:, label].sum())}" for label in labels]
+    plots.save_png(plots.image_grid(
+        rows, row_titles=titles, col_titles=["probe right", "classifier right"], scale=3,
+        title="Probe vs classifier (Fig. 3)"),
+        run.figure_path("disagreements.png"))
 
 
 def save_pca(run: RunDir, data, names, results: dict[str, float], projections, label: int,

@@ -182,3 +182,17 @@ def test_edit_section_with_a_judge_that_reads_slot_norms():
     assert results["generation.accuracy"] == 1.0
     assert results["generation.unwanted_absent"] == 1.0
     assert results["generation.exact_match"] == 1.0
+
+
+def test_disagreements_count_who_is_right_where_they_differ():
+    truth = np.array([[1, 0], [1, 1], [0, 0], [0, 1]], np.float32)
+    # The classifier is wrong at (0, 1), (1, 0), (3, 1); the probe at (1, 1), (2, 0), (3, 1).
+    classifier = np.array([[0.9, 0.8], [0.2, 0.9], [0.1, 0.1], [0.3, 0.2]])
+    probe = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.1], [0.2, 0.3]])
+    cases = sections.disagreements(truth, classifier, probe)
+    np.testing.assert_array_equal(cases["probe_right"], [[0, 1], [1, 0], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(cases["classifier_right"], [[0, 0], [0, 1], [1, 0], [0, 0]])
+    counts = sections.disagreement_metrics(cases, ["a", "b"])
+    assert counts["disagreement.probe_right"] == 2 and counts["disagreement.classifier_right"] == 2
+    assert counts["per_label.a.probe_right"] == 1 and counts["per_label.a.classifier_right"] == 1
+    assert counts["per_label.b.probe_right"] == 1 and counts["per_label.b.classifier_right"] == 1
