@@ -4,6 +4,9 @@ trained on the same data and evaluated by the same code.
 Models (keys of `compare.json`):
 - `olr`: the run's embeddings (`L x k`); retrieval by a label ranks with that
   label's slot.
+- `classifier_output`: the run classifier's L probabilities; retrieval by a
+  label ranks with the classifier's output for it (the obvious competitor of
+  a slot).
 - `classifier_features`: the run classifier's penultimate features.
 - `autoencoder`: the bottleneck (`L x k` units) of the run's plain autoencoder
   (`decoder.baselines`, trained end to end with eq. 3).
@@ -16,13 +19,17 @@ retrieval by each label as the criterion (eq. 10-12, leave-one-out over the
 whole split) ranked three ways (`retrieval.whole_*`: the whole
 representation; `retrieval.mi_*`: the dimensions whose mutual information
 with the label, estimated on the training split, is above the mean, as in the
-retrieval paper's section 6; `retrieval.slot_*`, OLR only: the label's slot),
+retrieval paper's section 6; `retrieval.slot_*`, OLR and the classifier's
+output: the label's own dimensions), each also chance-corrected
+(`map_corrected`: `(mAP - chance) / (1 - chance)`, chance the expected mAP
+of a random ranking, `kerasolr.retrieval.chance_map`),
 SSIM of reconstructions where the model has a decoder, and the judge's
 accuracy on images generated from held-out label sets where the model
 generates from labels (OLR through its label Gaussians, PSE through `q(z|l)`).
 
 The headline `retrieval.{map,ndcg,nn}_mean` of each model is the ranking its
-own method prescribes: the slot for OLR, mutual-information selection for the
+own method prescribes: the slot for OLR, the label's output for the
+classifier's output, mutual-information selection for the
 autoencoder and the beta-VAE (the retrieval paper's protocol for them), the
 whole representation for the classifier's features and PSE (neither paper
 selects dimensions). Every variant is in `compare.json` too.
@@ -72,11 +79,13 @@ COMPARE_FILE = "compare.json"
 PER_LABEL_FILE = "compare_per_label.json"
 TABLE_FILE = "compare.md"
 BASELINES_DIR = "baselines"
-HEADLINE = ("probe.mean_accuracy", "retrieval.map_mean", "retrieval.ndcg_mean",
+HEADLINE = ("probe.mean_accuracy", "retrieval.map_mean", "retrieval.map_corrected_mean",
+            "retrieval.ndcg_mean",
             "retrieval.nn_mean", "recon.ssim", "generation.accuracy", "timing.train_seconds")
-RANKED_BY = {"olr": "slot", "classifier_features": "whole", "autoencoder": "mi",
+RANKED_BY = {"olr": "slot", "classifier_output": "slot", "classifier_features": "whole",
+             "autoencoder": "mi",
              "beta_vae": "mi", "pse": "whole"}
-RANKED_BY_WORDS = {"slot": "the label's slot", "mi": "MI-selected dimensions",
+RANKED_BY_WORDS = {"slot": "the label's own slot (output)", "mi": "MI-selected dimensions",
                    "whole": "whole representation"}
 VAE_PARTS = {"beta_vae": ("encoder", "decoder"),
              "pse": ("encoder", "decoder", "label_encoder")}
@@ -124,7 +133,10 @@ def representation_metrics(train_codes, train_labels, test_codes, test_labels, n
     if slots is not None:
         results.update(retrieval.dimension_retrieval_metrics(test_codes, test_labels, names,
                                                              slots, "slot_"))
-    for metric in ("map", "ndcg", "nn"):
+    labels = np.asarray(test_labels) > 0.5
+    results["retrieval.chance_map_mean"] = float(np.mean(
+        [retrieval.chance_map(labels[:, label]) for label in range(labels.shape[1])]))
+    for metric in ("map", "map_corrected", "ndcg", "nn"):
         results[f"retrieval.{metric}_mean"] = results[f"retrieval.{ranked_by}_{metric}_mean"]
     return results
 
@@ -300,7 +312,9 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
 
     # Per model: code of a batch of images, reconstruction from (images, codes), seconds.
     encoder = _predict(load("encoder"))
-    features = _predict(classifier_features(load("classifier")))
+    classifier = load("classifier")
+    outputs = _predict(classifier)
+    features = _predict(classifier_features(classifier))
     autoencoder = load("autoencoder")
     ae_codes = _predict(autoencoder_codes(autoencoder))
     baselines = RunDir(os.path.join(out_dir, BASELINES_DIR))
@@ -310,6 +324,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     specs = {
         "olr": (encoder, lambda x, c: decode(decoder, c.reshape(len(c), L, k)),
                 olr_timing["classifier_seconds"] + olr_timing["siamese_seconds"]),
+        "classifier_output": (outputs, None, olr_timing["classifier_seconds"]),
         "classifier_features": (features, None, olr_timing["classifier_seconds"]),
         "autoencoder": (ae_codes, lambda x, c: decode(autoencoder, x),
                         olr_timing["autoencoder_seconds"]),
@@ -320,7 +335,9 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
                 lambda x, c: decode(vae["pse"]["decoder"], c),
                 vae_timing.get("pse_seconds", float("nan"))),
     }
-    slots = [np.arange(label * k, (label + 1) * k) for label in range(L)]
+    # Each label's own dimensions: its slot in OLR, its output in the classifier's.
+    slots = {"olr": [np.arange(label * k, (label + 1) * k) for label in range(L)],
+             "classifier_output": [np.array([label]) for label in range(L)]}
     log("compare: codes of the training split (every model)")
     train_codes, _, train_ids = _codes_and_reconstructions(
         {model: (encode, None) for model, (encode, _, _) in specs.items()},
@@ -340,7 +357,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
         log(f"compare: {model}: probe, mutual information and retrieval")
         metrics = representation_metrics(train_codes[model], train_labels, test_codes[model],
                                          test_labels, names, config.probe, config.seed,
-                                         b.mi_bins, slots if model == "olr" else None,
+                                         b.mi_bins, slots.get(model),
                                          RANKED_BY[model])
         if model in ssims:
             metrics["recon.ssim"] = ssims[model]
@@ -402,24 +419,30 @@ def _cell(metrics: dict[str, float], key: str, digits: int = 4) -> str:
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """The comparison as Markdown: the headline table, then every retrieval variant."""
-    lines = ["| model | linear probe acc. | retrieval mAP | NDCG | NN | ranked by | "
-             "recon. SSIM | generation acc. | train s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | linear probe acc. | retrieval mAP | chance-corrected | NDCG | NN | "
+             "ranked by | recon. SSIM | generation acc. (balanced) | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for model, m in results.items():
         lines.append(
             f"| {model} | {_cell(m, 'probe.mean_accuracy')} | {_cell(m, 'retrieval.map_mean')} "
+            f"| {_cell(m, 'retrieval.map_corrected_mean')} "
             f"| {_cell(m, 'retrieval.ndcg_mean')} | {_cell(m, 'retrieval.nn_mean')} "
             f"| {RANKED_BY_WORDS[RANKED_BY.get(model, 'whole')]} | {_cell(m, 'recon.ssim')} "
-            f"| {_cell(m, 'generation.accuracy')} | {_cell(m, 'timing.train_seconds')} |")
-    lines += ["", "Retrieval mAP (mean over labels) by how each model ranks:", "",
-              "| model | label's slot | MI-selected dims (mean count) | whole representation "
-              "| PSE annotation acc. |", "|---|---|---|---|---|"]
+            f"| {_cell(m, 'generation.accuracy')} ({_cell(m, 'generation.balanced_accuracy')}) "
+            f"| {_cell(m, 'timing.train_seconds')} |")
+    lines += ["", "Retrieval mAP (mean over labels; chance-corrected in brackets) by how each "
+              "model ranks:", "",
+              "| model | label's own slot (output) | MI-selected dims (mean count) | "
+              "whole representation | PSE annotation acc. |", "|---|---|---|---|---|"]
     for model, m in results.items():
         lines.append(
             f"| {model} | {_cell(m, 'retrieval.slot_map_mean')} "
+            f"({_cell(m, 'retrieval.slot_map_corrected_mean')}) "
             f"| {_cell(m, 'retrieval.mi_map_mean')} "
-            f"({_cell(m, 'retrieval.mi_dimensions_mean', 1)} of "
+            f"({_cell(m, 'retrieval.mi_map_corrected_mean')}; "
+            f"{_cell(m, 'retrieval.mi_dimensions_mean', 1)} of "
             f"{_cell(m, 'representation.dimensions', 0)}) "
             f"| {_cell(m, 'retrieval.whole_map_mean')} "
+            f"({_cell(m, 'retrieval.whole_map_corrected_mean')}) "
             f"| {_cell(m, 'annotation.mean_accuracy')} |")
     return "\n".join(lines)

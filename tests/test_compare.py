@@ -14,7 +14,7 @@ from kerasolr.cli import main
 from kerasolr.compare import COMPARE_FILE, HEADLINE, PER_LABEL_FILE, TABLE_FILE, compare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODELS = ("olr", "classifier_features", "autoencoder", "beta_vae", "pse")
+MODELS = ("olr", "classifier_output", "classifier_features", "autoencoder", "beta_vae", "pse")
 COMMON = ("probe.mean_accuracy", "retrieval.map_mean", "retrieval.ndcg_mean",
           "retrieval.nn_mean", "timing.train_seconds", "retrieval.whole_map_mean",
           "retrieval.mi_map_mean")
@@ -40,9 +40,19 @@ def test_every_model_has_its_keys(compared):
             if key != "timing.train_seconds":
                 assert 0.0 <= written[model][key] <= 1.0, (model, key)
         assert not any(key.startswith("per_label.") for key in written[model])
-    # A decoder: every model but the classifier's features; generation: OLR and PSE.
+    # A decoder: every model but the classifier's; generation: OLR and PSE.
     assert {m for m in MODELS if "recon.ssim" in written[m]} == set(MODELS) - {
-        "classifier_features"}
+        "classifier_features", "classifier_output"}
+    # Chance-corrected mAP: at most 1 (it can be negative on a tiny run), and chance
+    # is the same for every model (it depends on the labels only).
+    for model in MODELS:
+        assert written[model]["retrieval.map_corrected_mean"] <= 1.0
+        assert written[model]["retrieval.chance_map_mean"] == written["olr"][
+            "retrieval.chance_map_mean"]
+    assert 0.5 < written["olr"]["retrieval.chance_map_mean"] < 1.0
+    assert written["classifier_output"]["retrieval.map_mean"] == written["classifier_output"][
+        "retrieval.slot_map_mean"]
+    assert written["classifier_output"]["representation.dimensions"] == 16
     assert {m for m in MODELS if "generation.accuracy" in written[m]} == {"olr", "pse"}
     assert "annotation.mean_accuracy" in written["pse"]
     assert "retrieval.slot_map_mean" in written["olr"]

@@ -15,7 +15,7 @@ from kerasolr.baselines.vae import (
     fit_vae,
 )
 
-MODELS = ("olr", "classifier_features", "autoencoder", "beta_vae", "pse")
+MODELS = ("olr", "classifier_output", "classifier_features", "autoencoder", "beta_vae", "pse")
 
 __all__ = [
     "MODELS", "VAETrainer", "annotate", "autoencoder_codes", "build_gaussian_encoder",
