@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from kerasolr.rundir import RESULTS_FILE, SUMMARY_FILE, RunDir
+from kerasolr.rundir import RESULTS_FILE, SEEDS_RESULTS_FILE, SUMMARY_FILE, RunDir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
                         "instead of training one in OUT/olr")
     config_args(p)
 
+    p = sub.add_parser("repeat", help="the whole chain under several seeds; writes every "
+                                      "figure's mean and 95%% interval to "
+                                      "OUT/results_seeds.json")
+    p.add_argument("--out", required=True, help="folder of the runs (OUT/seed_<s>/)")
+    p.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3, >= 2)")
+    config_args(p)
+
     p = sub.add_parser("demo", help="the whole chain on synthfaces: train, embed, decoders, "
                                     "evaluate, report")
     p.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
@@ -156,8 +163,10 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         # Validate everything cheap before the ~5 s TensorFlow import.
-        if args.command in ("train", "demo"):
+        if args.command in ("train", "demo", "repeat"):
             config = _config(args)
+            if args.command == "repeat" and args.seeds < 2:
+                raise ValueError(f"--seeds must be >= 2 for an interval, got {args.seeds}")
         elif args.command == "compare":
             config = _compare_config(args)
         elif args.command in ("edit", "generate", "search"):
@@ -183,7 +192,8 @@ def main(argv=None) -> int:
         from kerasolr.distribute import strategy_from_environment
 
         strategy = (strategy_from_environment()
-                    if args.command in ("train", "train-decoder", "demo", "compare") else None)
+                    if args.command in ("train", "train-decoder", "demo", "compare", "repeat")
+                    else None)
         from kerasolr import run
 
         if args.command == "train":
@@ -231,6 +241,14 @@ def main(argv=None) -> int:
                 with open(os.path.join(args.out, TABLE_FILE)) as f:
                     print(f.read())
             print(f"comparison: {os.path.join(args.out, COMPARE_FILE)}")
+        elif args.command == "repeat":
+            from kerasolr.distribute import is_chief
+            from kerasolr.repeat import format_table, repeat
+
+            aggregated = repeat(config, args.out, args.seeds, strategy)
+            if is_chief(strategy):
+                print(format_table(aggregated))
+            print(f"intervals: {os.path.join(args.out, SEEDS_RESULTS_FILE)}")
         elif args.command == "demo":
             run.run_all(config, args.out, strategy)
             from kerasolr.distribute import is_chief

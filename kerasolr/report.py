@@ -23,6 +23,7 @@ from kerasolr.rundir import (
     NORM_CORRELATION_CSV,
     REPORT_FILE,
     RESULTS_FILE,
+    SEEDS_RESULTS_FILE,
     SUMMARY_FILE,
     TRAINING_FIGURES_DIR,
 )
@@ -319,8 +320,44 @@ def read_results(run_dir: str) -> dict:
     return results
 
 
+def _seeds_section(aggregated: dict) -> str:
+    keys = [k for k in aggregated if not k.startswith(PER_LABEL)]
+    seeds = sorted(next(iter(aggregated.values()))["values"], key=int) if aggregated else []
+    rows = []
+    for key in keys:
+        a = aggregated[key]
+        rows.append([key, format_value(a["mean"]),
+                     f"[{format_value(a['ci95_low'])}, {format_value(a['ci95_high'])}]",
+                     format_value(a["std"]), *(format_value(a["values"][s]) for s in seeds)])
+    return _table(["figure", "mean", "95% interval", "std", *(f"seed {s}" for s in seeds)],
+                  rows, numeric_cols=range(1, 4 + len(seeds)))
+
+
+def _render_seeds_page(run_dir: str) -> str:
+    """The page of a `kerasolr repeat` folder: every figure over seeds, and links."""
+    with open(os.path.join(run_dir, SEEDS_RESULTS_FILE)) as f:
+        aggregated = json.load(f)
+    name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
+    title = f"kerasolr repeat: {name}"
+    links = sorted(glob.glob(os.path.join(run_dir, "seed_*", REPORT_FILE)))
+    runs = "<ul>" + "".join(
+        f'<li><a href="{_esc(os.path.relpath(p, run_dir))}">'
+        f"{_esc(os.path.basename(os.path.dirname(p)))}</a></li>" for p in links) + "</ul>"
+    body = (f"<p>Mean, sample standard deviation and two-sided 95% Student-t interval of every "
+            f"figure over the seeds' held-out results (<code>{SEEDS_RESULTS_FILE}</code>).</p>"
+            f"<h2>Across seeds</h2>\n{_seeds_section(aggregated)}\n"
+            f"<h2>Each seed's report</h2>\n{runs if links else _missing('Seed reports')}")
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            f"<h1>{_esc(title)}</h1>\n{body}\n</body>\n</html>\n")
+
+
 def render_report(run_dir: str) -> str:
-    """The HTML text of a run's report (see `write_report`)."""
+    """The HTML text of a run's report (see `write_report`); for a `kerasolr
+    repeat` folder (intervals, no `results.json`), its page over seeds."""
+    if (os.path.isdir(run_dir) and not os.path.exists(os.path.join(run_dir, RESULTS_FILE))
+            and os.path.exists(os.path.join(run_dir, SEEDS_RESULTS_FILE))):
+        return _render_seeds_page(run_dir)
     results = read_results(run_dir)
     name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
     title = f"kerasolr report: {name}"

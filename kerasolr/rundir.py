@@ -56,6 +56,8 @@ CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 CACHE_DIR = "cache"
 EVALUATIONS_DIR = "evaluations"
+SEEDS_RESULTS_FILE = "results_seeds.json"   # `kerasolr repeat`: intervals over seeds
+SEEDS_TABLE_FILE = "seeds.md"
 MODEL_SUFFIX = ".keras"
 HISTORY_PATTERN = "history_*.csv"
 
