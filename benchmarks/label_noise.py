@@ -11,6 +11,11 @@ embeddings (also trained on the noisy labels):
   flipped, the fraction where the model predicts the flipped (wrong) value:
   "adopted"; the rest follow the clean label.
 
+The control: a linear probe, trained the same way on the same noisy labels,
+on the classifier's own penultimate features (`cls_dense`). If it resists
+the noise as well as the probe on the OLR embeddings, the resistance comes
+from a linear probe on smooth features, not from the OLR targets.
+
     python benchmarks/label_noise.py [OUT_DIR] [--noise 0,0.1,0.2] [--set F=V ...]
 
 Prints one table row per noise level (and writes OUT_DIR/label_noise.json).
@@ -25,6 +30,7 @@ import os
 import numpy as np
 
 from kerasolr import config, run
+from kerasolr.baselines import classifier_features
 from kerasolr.data import pipeline
 from kerasolr.embeddings import predict_images
 from kerasolr.evaluation.probe import probe_predictions, train_probe
@@ -34,6 +40,53 @@ SMALL = ["data.num_train=6000", "data.num_test=1000", "classifier.epochs=4",
          "siamese.epochs=4"]
 
 
+def probe_decisions(train_codes, train_labels, codes_by_split, probe_config, seed):
+    """The linear probe of section 4.1 on any codes: its 0/1 decisions per split."""
+    p = probe_config
+    probe = train_probe(train_codes, train_labels, p.epochs, p.batch_size, p.learning_rate,
+                        seed=seed)
+    return {split: probe_predictions(probe, codes) > 0.5 for split, codes in codes_by_split.items()}
+
+
+def measure(cfg, run_dir: str, noise: float) -> dict:
+    """Trains (or reuses) one run and measures the classifier, the probe on the
+    OLR embeddings and the control probe on the classifier's features."""
+    run.train(cfg, run_dir)
+    run.embed(run_dir)
+    rundir = RunDir(run_dir)
+    train, test = rundir.load_embeddings("train"), rundir.load_embeddings("test")
+    classifier = rundir.load_model("classifier")
+
+    def over_splits(model):
+        return {split: predict_images(model, pipeline.example_batches(
+            pipeline.load_split(cfg.data, split), 256)) for split in ("train", "test")}
+
+    predicted = {split: probs > 0.5 for split, probs in over_splits(classifier).items()}
+    probed = probe_decisions(train["embeddings"], train["labels"],
+                             {"train": train["embeddings"], "test": test["embeddings"]},
+                             cfg.probe, cfg.seed)
+    features = over_splits(classifier_features(classifier))
+    control = probe_decisions(features["train"], train["labels"], features, cfg.probe, cfg.seed)
+    clean_test = test["clean_labels"] > 0.5
+    noisy, clean = train["labels"] > 0.5, train["clean_labels"] > 0.5
+    flipped = noisy != clean
+
+    def adopted(decisions):
+        return (float(np.mean(decisions[flipped] == noisy[flipped])) if flipped.any()
+                else float("nan"))
+
+    return {
+        "noise": noise,
+        "flipped_decisions": int(flipped.sum()),
+        "classifier_clean_test": float(np.mean(predicted["test"] == clean_test)),
+        "probe_clean_test": float(np.mean(probed["test"] == clean_test)),
+        "control_clean_test": float(np.mean(control["test"] == clean_test)),
+        "classifier_adopted": adopted(predicted["train"]),
+        "probe_adopted": adopted(probed["train"]),
+        "control_adopted": adopted(control["train"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", nargs="?", default="runs/label_noise")
@@ -41,40 +94,17 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
     rows = []
-    print("noise  classifier_clean_test  probe_clean_test  classifier_adopted  probe_adopted")
+    print("noise  classifier_clean_test  probe_clean_test  control_clean_test  "
+          "classifier_adopted  probe_adopted  control_adopted")
     for noise in (float(v) for v in args.noise.split(",")):
         cfg = config.override(config.demo(), [f"data.label_noise={noise}", *SMALL,
                                                *args.overrides])
-        run_dir = os.path.join(args.out, f"noise_{noise:.2f}")
-        run.train(cfg, run_dir)
-        run.embed(run_dir)
-        train = RunDir(run_dir).load_embeddings("train")
-        test = RunDir(run_dir).load_embeddings("test")
-        classifier = RunDir(run_dir).load_model("classifier")
-        predicted = {split: predict_images(classifier, pipeline.example_batches(
-            pipeline.load_split(cfg.data, split), 256)) > 0.5 for split in ("train", "test")}
-        p = cfg.probe
-        probe = train_probe(train["embeddings"], train["labels"], p.epochs, p.batch_size,
-                            p.learning_rate, seed=cfg.seed)
-        probed = {"train": probe_predictions(probe, train["embeddings"]) > 0.5,
-                  "test": probe_predictions(probe, test["embeddings"]) > 0.5}
-        clean_test = test["clean_labels"] > 0.5
-        noisy, clean = train["labels"] > 0.5, train["clean_labels"] > 0.5
-        flipped = noisy != clean
-        row = {
-            "noise": noise,
-            "flipped_decisions": int(flipped.sum()),
-            "classifier_clean_test": float(np.mean(predicted["test"] == clean_test)),
-            "probe_clean_test": float(np.mean(probed["test"] == clean_test)),
-            "classifier_adopted": (float(np.mean(predicted["train"][flipped] == noisy[flipped]))
-                                   if flipped.any() else float("nan")),
-            "probe_adopted": (float(np.mean(probed["train"][flipped] == noisy[flipped]))
-                              if flipped.any() else float("nan")),
-        }
+        row = measure(cfg, os.path.join(args.out, f"noise_{noise:.2f}"), noise)
         rows.append(row)
         print(f"{noise:5.2f}  {row['classifier_clean_test']:21.4f}  "
-              f"{row['probe_clean_test']:16.4f}  {row['classifier_adopted']:18.4f}  "
-              f"{row['probe_adopted']:13.4f}", flush=True)
+              f"{row['probe_clean_test']:16.4f}  {row['control_clean_test']:18.4f}  "
+              f"{row['classifier_adopted']:18.4f}  {row['probe_adopted']:13.4f}  "
+              f"{row['control_adopted']:15.4f}", flush=True)
     with open(os.path.join(args.out, "label_noise.json"), "w") as f:
         json.dump(rows, f, indent=1)
 
