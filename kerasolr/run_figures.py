@@ -72,7 +72,8 @@ def save_disagreements(run: RunDir, data, names, cases: dict[str, np.ndarray]) -
     titles = [f"{names[label]}: {int(cases['probe_right'][:, label].sum())} / "
               f"{int(cases['classifier_right'][:, label].sum())}" for label in labels]
     plots.save_png(plots.image_grid(
-        rows, row_titles=titles, col_titles=["probe right", "classifier right"], scale=3,
+        rows, row_titles=titles, col_titles=["probe right", "classifier right"],
+        scale=max(1, 128 // blank.shape[0]),
         title="Probe vs classifier (Fig. 3)"),
         run.figure_path("disagreements.png"))
 
