@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasolr import evaluate as sections
-from kerasolr import retrieval
+from kerasolr import retrieval, rundir
 from kerasolr import run as runs
 from kerasolr.baselines import (
     MODELS,
@@ -75,9 +75,9 @@ from kerasolr.training import (
     verbosity,
 )
 
-COMPARE_FILE = "compare.json"
-PER_LABEL_FILE = "compare_per_label.json"
-TABLE_FILE = "compare.md"
+COMPARE_FILE = rundir.COMPARE_FILE
+PER_LABEL_FILE = rundir.COMPARE_PER_LABEL_FILE
+TABLE_FILE = rundir.COMPARE_TABLE_FILE
 BASELINES_DIR = "baselines"
 HEADLINE = ("probe.mean_accuracy", "retrieval.map_mean", "retrieval.map_corrected_mean",
             "retrieval.ndcg_mean",
@@ -181,6 +181,10 @@ def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
     results: dict[str, dict[str, float]] = {}
     if chief:
         results = _evaluate_all(config, olr_dir, out_dir)
+        if olr_run is None:         # the OLR run's own report gains the comparison table
+            from kerasolr.report import write_report
+
+            write_report(olr_dir)
     barrier(strategy)
     return results
 

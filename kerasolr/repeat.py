@@ -107,4 +107,8 @@ def repeat(config, out_dir: str, seeds: int, strategy=None) -> dict[str, dict]:
     out = RunDir(out_dir)
     write_json_atomically(out.file(SEEDS_RESULTS_FILE), aggregated)
     out.write_text(SEEDS_TABLE_FILE, format_table(aggregated))
+    from kerasolr.report import write_report
+
+    for seed in results:            # each seed's report gains the intervals
+        write_report(seed_dir(out_dir, seed))
     return aggregated

@@ -17,6 +17,7 @@ import math
 import os
 
 from kerasolr.rundir import (
+    COMPARE_TABLE_FILE,
     CONFIG_FILE,
     FIGURES_DIR,
     HISTORY_PATTERN,
@@ -333,6 +334,47 @@ def _seeds_section(aggregated: dict) -> str:
                   rows, numeric_cols=range(1, 4 + len(seeds)))
 
 
+def _markdown_tables(text: str) -> str:
+    """The pipe tables of a Markdown text as HTML tables, its other lines as paragraphs."""
+    parts, table = [], []
+
+    def flush():
+        if table:
+            rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+                    for line in table if not set(line.strip()) <= set("|-: ")]
+            parts.append(_table(rows[0], rows[1:], numeric_cols=range(1, len(rows[0]))))
+            table.clear()
+
+    for line in text.splitlines():
+        if line.strip().startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.strip():
+            parts.append(f"<p>{_esc(line.strip())}</p>")
+    flush()
+    return "\n".join(parts)
+
+
+def _context_sections(run_dir: str) -> list[tuple[str, str]]:
+    """Sections from the folder a run sits in: `kerasolr compare`'s table (the
+    run is `DIR/olr`) and `kerasolr repeat`'s intervals (the run is `DIR/seed_<s>`)."""
+    parent = os.path.dirname(os.path.normpath(os.path.abspath(run_dir)))
+    sections = []
+    table = os.path.join(parent, COMPARE_TABLE_FILE)
+    if os.path.exists(table):
+        with open(table) as f:
+            sections.append(("Beside the baselines (kerasolr compare)",
+                             _markdown_tables(f.read())))
+    seeds = os.path.join(parent, SEEDS_RESULTS_FILE)
+    if os.path.exists(seeds):
+        with open(seeds) as f:
+            aggregated = json.load(f)
+        sections.append(("Across seeds (kerasolr repeat; this run is one of them)",
+                         _seeds_section(aggregated)))
+    return sections
+
+
 def _render_seeds_page(run_dir: str) -> str:
     """The page of a `kerasolr repeat` folder: every figure over seeds, and links."""
     with open(os.path.join(run_dir, SEEDS_RESULTS_FILE)) as f:
@@ -364,6 +406,7 @@ def render_report(run_dir: str) -> str:
     sections = [
         ("Summary", _summary_section(run_dir)),
         ("Headline metrics", _metrics_section(results)),
+        *_context_sections(run_dir),
         ("Per-label metrics", _per_label_section(results)),
         ("Figures", _figures_section(run_dir)),
         ("Tables", _tables_section(run_dir)),

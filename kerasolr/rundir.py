@@ -58,6 +58,9 @@ CACHE_DIR = "cache"
 EVALUATIONS_DIR = "evaluations"
 SEEDS_RESULTS_FILE = "results_seeds.json"   # `kerasolr repeat`: intervals over seeds
 SEEDS_TABLE_FILE = "seeds.md"
+COMPARE_FILE = "compare.json"               # `kerasolr compare`: its folder's files
+COMPARE_PER_LABEL_FILE = "compare_per_label.json"
+COMPARE_TABLE_FILE = "compare.md"
 MODEL_SUFFIX = ".keras"
 HISTORY_PATTERN = "history_*.csv"
 

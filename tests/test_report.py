@@ -121,3 +121,29 @@ def test_write_report_missing_inputs_raise(tmp_path):
         write_report(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="nope"):
         write_report(str(tmp_path / "nope"))
+
+
+def test_a_run_inside_a_comparison_or_a_repeat_shows_its_table(tmp_path):
+    run = tmp_path / "cmp" / "olr"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({"probe.mean_accuracy": 0.5}))
+    (tmp_path / "cmp" / "compare.md").write_text(
+        "| model | retrieval mAP |\n|---|---|\n| olr | 0.9964 |\n| classifier_output | 0.9994 |"
+        "\n\nRetrieval <by> rank:\n")
+    page = open(write_report(str(run))).read()
+    assert "Beside the baselines (kerasolr compare)" in page
+    assert "<th>retrieval mAP</th>" in page and '<td class="num">0.9994</td>' in page
+    assert "<p>Retrieval &lt;by&gt; rank:</p>" in page              # text escaped
+    assert "Across seeds" not in page
+
+    seed = tmp_path / "rep" / "seed_0"
+    seed.mkdir(parents=True)
+    (seed / "results.json").write_text(json.dumps({"probe.mean_accuracy": 0.5}))
+    (tmp_path / "rep" / "results_seeds.json").write_text(json.dumps({"probe.mean_accuracy": {
+        "mean": 0.55, "std": 0.0707, "ci95_low": -0.08, "ci95_high": 1.18, "n": 2,
+        "values": {"0": 0.5, "1": 0.6}}}))
+    page = open(write_report(str(seed))).read()
+    assert "Across seeds (kerasolr repeat; this run is one of them)" in page
+    assert "<th>seed 1</th>" in page and '<td class="num">0.5500</td>' in page
+    folder = open(write_report(str(tmp_path / "rep"))).read()      # the repeat folder's page
+    assert "kerasolr repeat: rep" in folder and 'href="seed_0/report.html"' in folder
