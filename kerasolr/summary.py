@@ -49,17 +49,18 @@ def format_summary(config, names, results: dict[str, float]) -> str:
         lines.append("Norm-correlation vs generator truth:   r = "
                      f"{r['correlation.norm_vs_truth_pearson']:.3f}")
     if "retrieval.classifier_map_mean" in r:
-        lines.append(
+        lines += [
             f"Retrieval mAP by each label (chance {r['retrieval.chance_map_mean']:.3f}; "
-            "chance-corrected in brackets): its slot "
-            f"{r['retrieval.map_mean']:.3f} ({r['retrieval.map_corrected_mean']:.3f}), the "
-            f"classifier's output {r['retrieval.classifier_map_mean']:.3f} "
+            "chance-corrected in brackets):",
+            f"  its slot {r['retrieval.map_mean']:.3f} ({r['retrieval.map_corrected_mean']:.3f}), "
+            f"the classifier's output {r['retrieval.classifier_map_mean']:.3f} "
             f"({r['retrieval.classifier_map_corrected_mean']:.3f}), the whole embedding "
-            f"{r['retrieval.whole_map_mean']:.3f} ({r['retrieval.whole_map_corrected_mean']:.3f})")
+            f"{r['retrieval.whole_map_mean']:.3f} ({r['retrieval.whole_map_corrected_mean']:.3f})"]
     if "pca.pc1_explained_variance_mean" in r:
         lines.append(f"PCA of slots: PC1 explains {r['pca.pc1_explained_variance_mean']:.3f} of "
-                     f"the variance (mean over labels); Spearman(PC1 projection, classifier "
-                     f"probability) {r['pca.pc1_prob_spearman_mean']:.3f}")
+                     "the variance (mean over labels);")
+        lines.append(f"  Spearman(PC1 projection, classifier probability) "
+                     f"{r['pca.pc1_prob_spearman_mean']:.3f}")
     if "recon.ssim" in r:
         lines += ["", "Paper section 4.4, held-out split          SSIM     PSNR"]
         for title, key in (("OLR decoder on frozen embeddings", "recon."),
@@ -78,10 +79,10 @@ def format_summary(config, names, results: dict[str, float]) -> str:
             f"{r['edit.remove_success']:.3f}   preservation {r['edit.preservation']:.3f}   "
             f"emphasis gain {r['edit.emphasis_gain']:+.3f}",
             f"  generation from labels alone: balanced accuracy "
-            f"{r.get('generation.balanced_accuracy', float('nan')):.3f} (asked-for labels seen "
-            f"{r['generation.accuracy']:.3f}, unwanted absent "
-            f"{r['generation.unwanted_absent']:.3f}), diversity (RMS pixel difference of two "
-            f"samples) {r.get('generation.diversity', float('nan')):.3f}",
+            f"{r.get('generation.balanced_accuracy', float('nan')):.3f}",
+            f"    (asked-for labels seen {r['generation.accuracy']:.3f}, unwanted absent "
+            f"{r['generation.unwanted_absent']:.3f}; diversity, the RMS pixel difference of two "
+            f"samples, {r.get('generation.diversity', float('nan')):.3f})",
         ]
     lines += _per_label_lines(names, r)
     lines += ["", f"Total time: {r['timing.total_seconds']:.0f} s"]
