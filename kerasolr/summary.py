@@ -81,8 +81,9 @@ def format_summary(config, names, results: dict[str, float]) -> str:
             f"  generation from labels alone: balanced accuracy "
             f"{r.get('generation.balanced_accuracy', float('nan')):.3f}",
             f"    (asked-for labels seen {r['generation.accuracy']:.3f}, unwanted absent "
-            f"{r['generation.unwanted_absent']:.3f}; diversity, the RMS pixel difference of two "
-            f"samples, {r.get('generation.diversity', float('nan')):.3f})",
+            f"{r['generation.unwanted_absent']:.3f});",
+            f"    diversity, the RMS pixel difference of two samples of one label set: "
+            f"{r.get('generation.diversity', float('nan')):.3f}",
         ]
     lines += _per_label_lines(names, r)
     lines += ["", f"Total time: {r['timing.total_seconds']:.0f} s"]
