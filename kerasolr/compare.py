@@ -214,17 +214,17 @@ def _check_same_run(config: RunConfig, olr_run: str) -> None:
                          f"{', '.join(differing)}; compare needs the same data and settings")
 
 
-def _vae_path(out_dir: str, model: str, part: str) -> str:
-    return RunDir(os.path.join(out_dir, BASELINES_DIR)).model_path(f"{model}_{part}")
+def _baselines(out_dir: str) -> RunDir:
+    """`out_dir/baselines/`: the VAEs' models, checkpoints and timing."""
+    return RunDir(os.path.join(out_dir, BASELINES_DIR))
 
 
 def _train_vae(config: RunConfig, out_dir: str, model: str, strategy) -> None:
     """Trains the beta-VAE or PSE into `out_dir/baselines/` (skipped when done)."""
     parts = VAE_PARTS[model]
-    paths = [_vae_path(out_dir, model, part) for part in parts]
-    folder = RunDir(os.path.join(out_dir, BASELINES_DIR))
+    folder = _baselines(out_dir)
     out = folder.output_for(strategy)
-    if all(os.path.exists(path) for path in paths):
+    if all(folder.has_model(f"{model}_{part}") for part in parts):
         log(f"{model}: found {folder.path}/{model}_*.keras, skipping")
         return
     os.makedirs(out.path, exist_ok=True)
@@ -312,7 +312,8 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     size = int(decoder.output["image"].shape[1])
     judge = _predict(load("judge"))
     olr_timing = run.read_timing()
-    vae_timing = RunDir(os.path.join(out_dir, BASELINES_DIR)).read_timing()
+    baselines = _baselines(out_dir)
+    vae_timing = baselines.read_timing()
 
     # Per model: code of a batch of images, reconstruction from (images, codes), seconds.
     encoder = _predict(load("encoder"))
@@ -321,7 +322,6 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     features = _predict(classifier_features(classifier))
     autoencoder = load("autoencoder")
     ae_codes = _predict(autoencoder_codes(autoencoder))
-    baselines = RunDir(os.path.join(out_dir, BASELINES_DIR))
     vae = {model: {part: baselines.load_model(f"{model}_{part}") for part in parts}
            for model, parts in VAE_PARTS.items()}
     means = {model: _predict(parts["encoder"]) for model, parts in vae.items()}

@@ -27,6 +27,7 @@ from kerasolr.rundir import (
     SEEDS_RESULTS_FILE,
     SUMMARY_FILE,
     TRAINING_FIGURES_DIR,
+    RunDir,
 )
 
 PER_LABEL = "per_label."
@@ -306,19 +307,7 @@ def _history_section(run_dir: str) -> str:
 
 def read_results(run_dir: str) -> dict:
     """Reads `RUN_DIR/results.json` (a flat dict), with one-line errors naming the path."""
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    path = os.path.join(run_dir, RESULTS_FILE)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: run `kerasolr evaluate` on this run first")
-    with open(path) as f:
-        try:
-            results = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(results, dict):
-        raise ValueError(f"{path} must hold a flat JSON object of metric name -> value")
-    return results
+    return RunDir(run_dir).read_results()
 
 
 def _seeds_section(aggregated: dict) -> str:

@@ -355,8 +355,7 @@ def evaluate(run_dir: str) -> dict[str, float]:
         The flat results dict.
     """
     run = RunDir(run_dir)
-    if run.has_model("decoder"):
-        train_judge(run_dir)
+    judge = train_judge(run_dir) if run.has_model("decoder") else None
     start = time.time()
     config = run.read_config()
     names = run.label_names()
@@ -388,8 +387,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
     results["pca.strip_label_index"] = float(strip_label)
     results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
 
-    if run.has_model("decoder"):
-        results.update(_reconstruction_and_edits(run, config, names, test_emb, probs))
+    if judge is not None:
+        results.update(_reconstruction_and_edits(run, config, names, test_emb, probs, judge))
     else:
         log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     run.record_timing("evaluate_seconds", time.time() - start)
@@ -402,10 +401,9 @@ def evaluate(run_dir: str) -> dict[str, float]:
     return results
 
 
-def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs):
-    """Sections 4.4-4.5 on the held-out split and their figures."""
+def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs, judge):
+    """Sections 4.4-4.5 on the held-out split, judged by `judge`, and their figures."""
     decoder = run.load_model("decoder")
-    judge = run.load_model("judge")
     gaussians = run.label_gaussians()
     seeds = Seeds(config.seed)
     baselines = {}

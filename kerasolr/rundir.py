@@ -106,9 +106,6 @@ class RunDir:
     def __repr__(self) -> str:
         return f"RunDir({self.path!r})"
 
-    def __fspath__(self) -> str:
-        return self.path
-
     def file(self, *parts: str) -> str:
         """`RUN_DIR/<parts...>`."""
         return os.path.join(self.path, *parts)
@@ -256,10 +253,20 @@ class RunDir:
         return self.file(RESULTS_FILE)
 
     def read_results(self) -> dict:
+        """`results.json` (a flat dict), with one-line errors naming the path."""
+        if not os.path.isdir(self.path):
+            raise FileNotFoundError(f"run directory {self.path} does not exist")
         if not os.path.exists(self.results_path):
             raise FileNotFoundError(f"{self.results_path} not found: run `kerasolr evaluate "
                                     f"{self.path}` first")
-        return read_json(self.results_path)
+        try:
+            results = read_json(self.results_path)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{self.results_path} is not valid JSON: {err}") from None
+        if not isinstance(results, dict):
+            raise ValueError(f"{self.results_path} must hold a flat JSON object of metric "
+                             "name -> value")
+        return results
 
     def write_results(self, results: dict) -> None:
         os.makedirs(self.path, exist_ok=True)

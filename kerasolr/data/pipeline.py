@@ -8,13 +8,13 @@ Every loader yields unbatched elements
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
 
 from kerasolr.config import DataConfig
 from kerasolr.data import celeba, folder, images, synthfaces, tfds_celeba
+from kerasolr.rundir import log
 
 SPLITS = ("train", "test")
 SHUFFLE_BUFFER = 20000    # elements shuffled at a time (at most the training split)
@@ -93,7 +93,7 @@ def _file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, n
             else data.root
         paths = images.path_array([os.path.join(base, table.filenames[i]) for i in indices])
         good = images.check_or_skip(images.scan_images(paths, min_size=data.image_size),
-                                    data.skip_bad, log=_log)
+                                    data.skip_bad, log=log)
         _SPLITS[key] = (paths[good], table.labels[indices[good]], indices[good])
     return _SPLITS[key]
 
@@ -110,10 +110,6 @@ def split_size(data: DataConfig, split: str) -> int:
 def shuffle_buffer(data: DataConfig) -> int:
     """The shuffle buffer of the training split: `SHUFFLE_BUFFER`, or the whole split."""
     return min(SHUFFLE_BUFFER, split_size(data, "train"))
-
-
-def _log(message: str) -> None:
-    print(f"[kerasolr] {message}", file=sys.stderr, flush=True)
 
 
 def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.data.Dataset:
