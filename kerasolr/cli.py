@@ -33,10 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to create or continue")
     config_args(p)
 
-    p = sub.add_parser("embed", help="embed the train and test splits of a trained run")
+    p = sub.add_parser("embed", help="embed the train, validation and test splits of a "
+                                     "trained run")
     p.add_argument("run_dir")
-    p.add_argument("--split", action="append", choices=["train", "test"],
-                   help="split to embed (repeatable; default: both)")
+    p.add_argument("--split", action="append", choices=["train", "validation", "test"],
+                   help="split to embed (repeatable; default: all three)")
     p.add_argument("--force", action="store_true", help="re-embed even if the file exists")
 
     p = sub.add_parser("evaluate", help="paper sections 4.1-4.5 on the run's held-out split "
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="DATASET:ROOT",
                    help="evaluate on another dataset instead: celeba:FOLDER, folder:FOLDER or "
                         "celeba_tfds[:DATA_DIR] (same labels as the run)")
-    p.add_argument("--split", default="test", choices=["train", "test"],
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"],
                    help="split of --data to evaluate (default: test)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="data.FIELD=VALUE",

@@ -37,6 +37,7 @@ selects dimensions). Every variant is in `compare.json` too.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -63,6 +64,7 @@ from kerasolr.distribute import barrier, is_chief
 from kerasolr.evaluation.accuracy import multilabel_accuracy
 from kerasolr.evaluation.editing import generation_metrics, generation_scores
 from kerasolr.evaluation.mutual_information import mutual_information, select_dimensions
+from kerasolr.evaluation.probe import probe_predictions
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.models.decoder import crop_to, decode, decoder_from_config
 from kerasolr.resume import remove_checkpoint, write_text_atomically
@@ -96,7 +98,7 @@ BATCH = 256
 
 def representation_metrics(train_codes, train_labels, test_codes, test_labels, names,
                            probe_config, seed: int = 0, bins: int = 16, slots=None,
-                           ranked_by: str = "whole") -> dict[str, float]:
+                           ranked_by: str = "whole", validation=None) -> dict[str, float]:
     """The probe and every retrieval variant of one representation.
 
     Args:
@@ -111,6 +113,8 @@ def representation_metrics(train_codes, train_labels, test_codes, test_labels, n
         slots: Per-label dimension arrays of a label's own slot (OLR), or `None`.
         ranked_by: `"slot"`, `"mi"` or `"whole"`: the variant copied to the
             headline `retrieval.{map,ndcg,nn}_mean`.
+        validation: `(codes, labels)` of the validation split, where the
+            probe's epochs are chosen, or `None` (`probe_config.epochs`).
 
     Returns:
         Flat metrics: `probe.*`, `retrieval.{whole_,mi_,slot_}{map,ndcg,nn}_mean`,
@@ -122,8 +126,13 @@ def representation_metrics(train_codes, train_labels, test_codes, test_labels, n
                          f"{sorted(RANKED_BY_WORDS)} ('slot' needs slots)")
     train_codes = np.asarray(train_codes, np.float32).reshape(len(train_codes), -1)
     test_codes = np.asarray(test_codes, np.float32).reshape(len(test_codes), -1)
-    results = sections.probe_metrics(train_codes, train_labels, test_codes, test_labels, names,
-                                     probe_config, seed)
+    if validation is not None:
+        val_codes, val_labels = validation
+        validation = (np.asarray(val_codes, np.float32).reshape(len(val_codes), -1), val_labels)
+    probe, epochs = sections.fit_probe(train_codes, train_labels, probe_config, seed, validation)
+    results = multilabel_accuracy(test_labels, probe_predictions(probe, test_codes), names,
+                                  "probe")
+    results["probe.epochs_chosen"] = float(epochs)
     results.update(retrieval.dimension_retrieval_metrics(test_codes, test_labels, names, None,
                                                          "whole_"))
     selected = select_dimensions(mutual_information(train_codes, train_labels, bins))
@@ -193,7 +202,8 @@ def _check_finished(olr_dir: str) -> None:
     run = RunDir(olr_dir)
     needed = [run.model_path(name) for name in ("classifier", "encoder", "decoder",
                                                  "autoencoder", "judge")]
-    needed += [run.embeddings_path("train"), run.embeddings_path("test"),
+    needed += [run.embeddings_path(split) for split in pipeline.SPLITS]
+    needed += [
                run.file(GAUSSIANS_FILE), run.file(TIMING_FILE)]
     for path in needed:
         if not os.path.exists(path):
@@ -232,13 +242,16 @@ def _train_vae(config: RunConfig, out_dir: str, model: str, strategy) -> None:
     names = pipeline.label_names(d)
     latent = len(names) * config.siamese.k
     beta = b.pse_beta if model == "pse" else b.beta
-    log(f"{model}: latent {len(names)} x {config.siamese.k} = {latent}, {dec.epochs} epochs, "
+    log(f"{model}: latent {len(names)} x {config.siamese.k} = {latent}, at most "
+        f"{b.max_epochs} epochs (stops after {b.patience} without a better validation loss), "
         f"Adam {b.learning_rate:g}, KL weight {beta:g}")
     seeds = Seeds(config.seed)
     keras.utils.set_random_seed(seeds.pse if model == "pse" else seeds.beta_vae)
     train = pipeline.load_split(d, "train",
                                 cache=pipeline.cache_argument(d, out.cache_dir, "train"))
-    val = pipeline.load_split(d, "test").take(VALIDATION_IMAGES // 2).cache()
+    val = pipeline.load_split(d, "validation").take(VALIDATION_IMAGES // 2).cache()
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=b.patience,
+                                         restore_best_weights=True)
     shuffle = pipeline.shuffle_buffer(d)
     start = time.time()
     models, _ = fit_vae(
@@ -246,8 +259,8 @@ def _train_vae(config: RunConfig, out_dir: str, model: str, strategy) -> None:
         lambda: decoder_from_config(dec, (latent,), d.image_size, f"{model}_decoder"),
         pipeline.classifier_batches(train, dec.batch_size, config.seed, shuffle),
         pipeline.classifier_batches(val, dec.batch_size), strategy, beta, b.learning_rate,
-        dec.epochs, pse=model == "pse", label_units=b.label_units, seed=config.seed,
-        callbacks=fit_callbacks(folder, out, model), verbose=verbosity())
+        b.max_epochs, pse=model == "pse", label_units=b.label_units, seed=config.seed,
+        callbacks=fit_callbacks(folder, out, model, extra=[stop]), verbose=verbosity())
     for part in parts:
         out.save_model(models[part], f"{model}_{part}")
     remove_checkpoint(out.checkpoint_dir(model))
@@ -284,6 +297,17 @@ def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
         count += len(target)
     return ({model: np.concatenate(parts) for model, parts in codes.items()},
             {model: total / count for model, total in ssim_sums.items()}, np.concatenate(ids))
+
+
+def _best_epoch(folder: RunDir, fit: str) -> float:
+    """The epoch of lowest validation loss in `history_<fit>.csv` (NaN without one)."""
+    path = folder.history_path(fit)
+    if not os.path.exists(path):
+        return float("nan")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    losses = [float(row["val_loss"]) for row in rows if row.get("val_loss")]
+    return float(np.argmin(losses) + 1) if losses else float("nan")
 
 
 def _predict(model):
@@ -347,12 +371,19 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
         {model: (encode, None) for model, (encode, _, _) in specs.items()},
         pipeline.example_batches(pipeline.load_split(d, "train"), BATCH), size,
         dec.ssim_filter_size)
+    log("compare: codes of the validation split (every model)")
+    val_emb = run.load_embeddings("validation")
+    val_codes, _, val_ids = _codes_and_reconstructions(
+        {model: (encode, None) for model, (encode, _, _) in specs.items()},
+        pipeline.example_batches(pipeline.load_split(d, "validation"), BATCH), size,
+        dec.ssim_filter_size)
     log("compare: codes and reconstructions of the held-out split (every model)")
     test_codes, ssims, test_ids = _codes_and_reconstructions(
         {model: (encode, rebuild) for model, (encode, rebuild, _) in specs.items()},
         pipeline.example_batches(pipeline.load_split(d, "test"), BATCH), size,
         dec.ssim_filter_size)
     if not (np.array_equal(train_ids, train_emb["ids"])
+            and np.array_equal(val_ids, val_emb["ids"])
             and np.array_equal(test_ids, test_emb["ids"])):
         raise ValueError(f"{olr_dir}/embeddings do not hold the images of the run's splits "
                          "in order; re-run `kerasolr embed --force` on it")
@@ -362,10 +393,13 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
         metrics = representation_metrics(train_codes[model], train_labels, test_codes[model],
                                          test_labels, names, config.probe, config.seed,
                                          b.mi_bins, slots.get(model),
-                                         RANKED_BY[model])
+                                         RANKED_BY[model],
+                                         (val_codes[model], val_emb["labels"]))
         if model in ssims:
             metrics["recon.ssim"] = ssims[model]
         metrics["timing.train_seconds"] = float(specs[model][2])
+        if model in VAE_PARTS:
+            metrics["train.epochs_chosen"] = _best_epoch(baselines, model)
         metrics["representation.dimensions"] = float(train_codes[model].shape[1])
         results[model] = metrics
 

@@ -31,20 +31,30 @@ class DataConfig:
         image_size: Square side the images are rendered or resized to.
         num_train: Training images: synthfaces indices `[0, num_train)`; for
             image files, at most this many of the training split, in order.
-        num_test: Held-out images: the next `num_test` synthfaces indices; for
-            image files, at most this many of the test split.
-        label_noise: Fraction of training labels flipped (synthfaces only);
-            test labels are always clean.
+        num_test: Held-out test images: the next `num_test` synthfaces
+            indices; for image files, at most this many of the test split.
+            Reported, never chosen on.
+        num_val: Validation images, where every choice is made (monitors,
+            early stopping, settings): the `num_val` synthfaces indices after
+            the test range (so test figures do not depend on it); for image
+            files, at most this many of the validation split.
+        label_noise: Fraction of training and validation labels flipped
+            (synthfaces only); test labels are always clean.
         attributes: Label names to use, or `None` for all of the dataset's.
         seed: Seed of the dataset generator (and of the random split).
         root: Folder of a `celeba` or `folder` dataset; for `celeba_tfds`,
             the TFDS `data_dir` (`None`: TFDS's default,
             `~/tensorflow_datasets`).
-        split_mode: `"random"` (the paper's seeded split, `train_fraction` for
-            training, the rest for test) or `"official"` (CelebA's partition
-            file: train / test).
-        train_fraction: Training fraction of the random split (paper:
-            190,000 of 202,599 images).
+        split_mode: `"random"` (the paper's seeded split: the first
+            `train_fraction` of a seeded permutation for training and
+            validation, the rest for test) or `"official"` (CelebA's partition
+            file: 0 train / 1 validation / 2 test).
+        train_fraction: Fraction of the random split that is not test (paper:
+            190,000 of 202,599 images for training).
+        val_fraction: Fraction of all images that the random split gives to
+            validation, taken from the end of the non-test part (so the test
+            split is the paper's and training gets `train_fraction -
+            val_fraction`).
         skip_bad: Skip missing, corrupt, truncated or too-small images (and
             report them) instead of stopping at the first with an error.
         cache: How training images are kept between epochs: `"memory"`
@@ -63,12 +73,14 @@ class DataConfig:
     image_size: int = 64
     num_train: int = 20000
     num_test: int = 2000
+    num_val: int = 1000
     label_noise: float = 0.0
     attributes: tuple[str, ...] | None = None
     seed: int = 0
     root: str | None = None
     split_mode: str = "random"
     train_fraction: float = 190_000 / 202_599
+    val_fraction: float = 0.05
     skip_bad: bool = False
     cache: str = "memory"
     manual_dir: str | None = None
@@ -138,15 +150,21 @@ class SiameseConfig:
 class ProbeConfig:
     """The linear probe of paper section 4.1 (one Dense layer, L sigmoids).
 
+    The number of epochs is chosen on the validation split: training stops
+    once the validation loss has not improved for `patience` epochs, and the
+    best epoch's weights are kept (`probe.epochs_chosen` in `results.json`).
+
     Attributes:
-        epochs: Training epochs on the training embeddings.
+        epochs: The most training epochs on the training embeddings.
         batch_size: Embeddings per batch.
         learning_rate: Adam learning rate.
+        patience: Epochs without a better validation loss before stopping.
     """
 
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 3e-3
+    patience: int = 5
 
 
 @dataclass(frozen=True)
@@ -242,8 +260,9 @@ class BaselineConfig:
     itself (its `classifier.keras` and the `decoder.baselines` autoencoder).
     The beta-VAE and the label-conditioned PSE VAE are trained here, with the
     encoder trunk of `siamese.filters`, a latent of `L x siamese.k` numbers, the
-    decoder of the `decoder` section, `decoder.epochs` epochs and
-    `decoder.batch_size`, and a Gaussian likelihood (sum of squared errors).
+    decoder of the `decoder` section, `decoder.batch_size`, and a Gaussian
+    likelihood (sum of squared errors), until their validation loss stops
+    improving (at most `max_epochs`; the best epoch's weights are kept).
 
     Attributes:
         beta: Weight of the KL term of the beta-VAE (Higgins et al.: > 1).
@@ -255,6 +274,8 @@ class BaselineConfig:
             retrieval paper, section 6).
         max_candidates: PSE annotation compares each image with the label
             vectors seen in training; at most this many (the most frequent).
+        max_epochs: The most epochs each VAE trains.
+        patience: Epochs without a better validation loss before a VAE stops.
     """
 
     beta: float = 4.0
@@ -263,6 +284,8 @@ class BaselineConfig:
     label_units: int = 128
     mi_bins: int = 16
     max_candidates: int = 4096
+    max_epochs: int = 20
+    patience: int = 3
 
 
 @dataclass(frozen=True)
@@ -308,6 +331,7 @@ class RunConfig:
                f"one of {PRECISIONS}")
         _check(d.num_train >= 2, "data.num_train", d.num_train, ">= 2")
         _check(d.num_test >= 1, "data.num_test", d.num_test, ">= 1")
+        _check(d.num_val >= 1, "data.num_val", d.num_val, ">= 1")
         _check(0.0 <= d.label_noise < 1.0, "data.label_noise", d.label_noise, "in [0, 1)")
         _check(d.dataset in ("synthfaces", "celeba_tfds") or bool(d.root), "data.root", d.root,
                f"the folder of the {d.dataset} dataset")
@@ -318,6 +342,8 @@ class RunConfig:
                f"one of {SPLIT_MODES}")
         _check(0.0 < d.train_fraction < 1.0, "data.train_fraction", d.train_fraction,
                "in (0, 1)")
+        _check(0.0 < d.val_fraction < d.train_fraction, "data.val_fraction", d.val_fraction,
+               f"in (0, data.train_fraction={d.train_fraction:g})")
         _check(d.label_noise == 0.0 or d.dataset == "synthfaces", "data.label_noise",
                d.label_noise, "0 for image files (synthfaces only)")
         for name, filters in (("classifier.filters", c.filters), ("siamese.filters", s.filters)):
@@ -326,6 +352,11 @@ class RunConfig:
             _check(d.image_size // 2 ** len(filters) >= 1, name, filters,
                    f"at most {d.image_size.bit_length() - 1} blocks for image_size {d.image_size}")
         _check(s.k >= 1, "siamese.k", s.k, ">= 1")
+        _check(p.epochs >= 1 and p.patience >= 1, "probe.epochs/patience",
+               (p.epochs, p.patience), ">= 1 each")
+        _check(self.baselines.max_epochs >= 1 and self.baselines.patience >= 1,
+               "baselines.max_epochs/patience",
+               (self.baselines.max_epochs, self.baselines.patience), ">= 1 each")
         _check(s.occlusion in OCCLUSION_MODES, "siamese.occlusion", s.occlusion,
                f"one of {OCCLUSION_MODES}")
         _check(0.0 < s.occlusion_min <= s.occlusion_max < 1.0, "siamese.occlusion_min/max",
@@ -438,7 +469,7 @@ def _build(section_cls: type, values: dict[str, Any], prefix: str):
     return section_cls(**kwargs)
 
 
-ALL = 2**31 - 1      # "no cap" for num_train / num_test
+ALL = 2**31 - 1      # "no cap" for num_train / num_test / num_val
 
 
 def data_from_spec(config: RunConfig, spec: str, assignments=()) -> DataConfig:
@@ -458,7 +489,7 @@ def data_from_spec(config: RunConfig, spec: str, assignments=()) -> DataConfig:
                          f"{', '.join(d for d in KNOWN_DATASETS if d != 'synthfaces')} "
                          "(or 'synthfaces' / 'celeba_tfds' alone)")
     data = dataclasses.replace(config.data, dataset=dataset, root=root or None,
-                               num_train=ALL, num_test=ALL, manual_dir=None)
+                               num_train=ALL, num_test=ALL, num_val=ALL, manual_dir=None)
     for item in assignments:
         if not item.startswith("data."):
             raise ValueError(f"{item!r}: only data.* fields can be set for an evaluation")
@@ -533,7 +564,7 @@ def demo() -> RunConfig:
 def tiny() -> RunConfig:
     """A seconds-long config for tests: 32x32 images, few of them, small nets."""
     return RunConfig(
-        data=DataConfig(image_size=32, num_train=256, num_test=64),
+        data=DataConfig(image_size=32, num_train=256, num_test=64, num_val=64),
         classifier=ClassifierConfig(filters=(8, 16), dense_units=16, epochs=1, batch_size=32),
         siamese=SiameseConfig(filters=(8, 16), k=4, epochs=1, batch_pairs=16),
         probe=ProbeConfig(epochs=2, batch_size=64),
@@ -542,6 +573,7 @@ def tiny() -> RunConfig:
                               learning_rate=1e-3),
         edit=EditConfig(num_images=16, num_generations=16, judge_filters=(8, 16),
                         judge_epochs=1),
+        baselines=BaselineConfig(max_epochs=2, patience=1),
         preset="tiny",
     )
 

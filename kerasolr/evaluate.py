@@ -12,6 +12,7 @@ Reference: paper sections 4.1-4.5.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -19,7 +20,8 @@ from kerasolr import occlusion, retrieval
 from kerasolr.embeddings import predict_images
 from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
 from kerasolr.evaluation.editing import edit_metrics, generation_diversity, generation_metrics
-from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.evaluation.probe import fit_probe as train_linear_probe
+from kerasolr.evaluation.probe import probe_predictions
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
 from kerasolr.models.decoder import crop_to, decode
@@ -55,20 +57,29 @@ def classifier_metrics(truth, probs, occluded_probs, names) -> dict[str, float]:
     return results
 
 
-def probe_probabilities(train_embeddings, train_labels, embeddings, probe_config,
-                        seed: int) -> np.ndarray:
-    """`(m, L)` probabilities of the linear probe of section 4.1, trained on the
-    training embeddings and their (possibly noisy) labels, on `embeddings`."""
+def fit_probe(train_embeddings, train_labels, probe_config, seed: int, validation=None
+              ) -> tuple[keras.Model, int]:
+    """The linear probe of section 4.1 on the training embeddings and their
+    (possibly noisy) labels, its epochs chosen on `validation`
+    (`(embeddings, labels)`, see `ProbeConfig`); returns `(probe, epochs)`."""
     p = probe_config
-    probe = train_probe(train_embeddings, train_labels, p.epochs, p.batch_size,
-                        p.learning_rate, seed=seed)
+    return train_linear_probe(train_embeddings, train_labels, p.epochs, p.batch_size,
+                              p.learning_rate, seed=seed, validation=validation,
+                              patience=p.patience)
+
+
+def probe_probabilities(train_embeddings, train_labels, embeddings, probe_config,
+                        seed: int, validation=None) -> np.ndarray:
+    """`(m, L)` probabilities on `embeddings` of the probe `fit_probe` trains."""
+    probe, _ = fit_probe(train_embeddings, train_labels, probe_config, seed, validation)
     return probe_predictions(probe, embeddings)
 
 
 def probe_metrics(train_embeddings, train_labels, embeddings, truth, names, probe_config,
-                  seed: int) -> dict[str, float]:
+                  seed: int, validation=None) -> dict[str, float]:
     """`probe.*`: the accuracy of `probe_probabilities` against `truth`."""
-    probs = probe_probabilities(train_embeddings, train_labels, embeddings, probe_config, seed)
+    probs = probe_probabilities(train_embeddings, train_labels, embeddings, probe_config, seed,
+                                validation)
     return multilabel_accuracy(truth, probs, names, "probe")
 
 
@@ -112,7 +123,8 @@ def slot_metrics(embeddings, truth, names) -> dict[str, float]:
 
 
 def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_labels,
-               embeddings, truth, names, config) -> tuple[dict[str, float], np.ndarray]:
+               embeddings, truth, names, config, probe: keras.Model | None = None
+               ) -> tuple[dict[str, float], np.ndarray]:
     """Paper section 4.1 on one split.
 
     Args:
@@ -124,6 +136,8 @@ def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_lab
         truth: `(m, L)` its clean labels.
         names: The L label names.
         config: The run's `RunConfig` (occlusion bounds, probe settings, seed).
+        probe: The trained linear probe (`fit_probe`); `None` trains one for
+            `config.probe.epochs` epochs.
 
     Returns:
         `(results, {"classifier": its (m, L) probabilities on the clean images,
@@ -134,8 +148,9 @@ def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_lab
     occluded = predict_images(classifier, occluded_batches(batches, config.seed,
                                                            s.occlusion_min, s.occlusion_max))
     results = classifier_metrics(truth, probs, occluded, names)
-    probe_probs = probe_probabilities(train_embeddings, train_labels, embeddings, config.probe,
-                                      config.seed)
+    if probe is None:
+        probe, _ = fit_probe(train_embeddings, train_labels, config.probe, config.seed)
+    probe_probs = probe_predictions(probe, embeddings)
     results.update(multilabel_accuracy(truth, probe_probs, names, "probe"))
     results.update(majority_metrics(train_labels, truth, names))
     results["probe.gap_to_classifier"] = (results["classifier.mean_accuracy"]

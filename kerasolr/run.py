@@ -89,7 +89,7 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
     keras.utils.set_random_seed(config.seed)
     train_ds = pipeline.load_split(d, "train",
                                    cache=pipeline.cache_argument(d, out.cache_dir, "train"))
-    val_ds = pipeline.load_split(d, "test").take(VALIDATION_IMAGES).cache()
+    val_ds = pipeline.load_split(d, "validation").take(VALIDATION_IMAGES).cache()
     num_train = pipeline.split_size(d, "train")
     shuffle = pipeline.shuffle_buffer(d)
 
@@ -142,7 +142,7 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
 
 # === Stage 2: embeddings ===
 
-def embed(run_dir: str, splits=("train", "test"), batch_size: int = BATCH,
+def embed(run_dir: str, splits=pipeline.SPLITS, batch_size: int = BATCH,
           force: bool = False) -> dict[str, str]:
     """Stage 2: embeds the un-occluded images of each split into `embeddings/<split>.npz`.
 
@@ -194,15 +194,16 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
     d, dec = config.data, config.decoder
     seeds = Seeds(config.seed)
     train_emb = run.load_embeddings("train")
-    test_emb = run.load_embeddings("test")
+    val_emb = run.load_embeddings("validation")
     gaussians = run.fit_label_gaussians(out)
     k = train_emb["embeddings"].shape[-1]
     keras.utils.set_random_seed(seeds.decoders)
     train_images = pipeline.load_split(
         d, "train", cache=pipeline.cache_argument(d, out.cache_dir, "train")).map(
         lambda e: e["image"])
-    test_split = pipeline.load_split(d, "test")
-    val = pipeline.take(test_split, min(VALIDATION_IMAGES // 2, pipeline.split_size(d, "test")))
+    # Monitors and the visual checks see the validation split only.
+    val = pipeline.take(pipeline.load_split(d, "validation"),
+                        min(VALIDATION_IMAGES // 2, pipeline.split_size(d, "validation")))
     fixed = {key: value[:rf.GRID_IMAGES] for key, value in val.items()}
     shuffle = pipeline.shuffle_buffer(d)
 
@@ -238,7 +239,7 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
         return False
 
     # --- OLR decoder, with visual checks on fixed held-out images ---
-    fixed_emb = test_emb["embeddings"][:rf.GRID_IMAGES]
+    fixed_emb = val_emb["embeddings"][:rf.GRID_IMAGES]
     edit_labels = editing.balanced_labels(train_emb["labels"], rf.EDIT_GRID_LABELS)
     edit_emb = fixed_emb[:rf.EDIT_GRID_IMAGES]
     edits = editing.toggle_edits(edit_emb, fixed["labels"][:rf.EDIT_GRID_IMAGES], edit_labels,
@@ -260,7 +261,7 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
         fit("decoder", what, decoder_for((len(names), k), "decoder"),
             batches(tf.data.Dataset.from_tensor_slices(train_emb["embeddings"]), train_images,
                     config.seed),
-            val_batches(test_emb["embeddings"][:len(val["image"])]),
+            val_batches(val_emb["embeddings"][:len(val["image"])]),
             {"reconstructions": recon_figure, "edits": edit_figure})
         out.record_timing("decoder_seconds", time.time() - start)
     if not dec.baselines:
@@ -330,7 +331,10 @@ def train_judge(run_dir: str) -> keras.Model:
     train_batches = pipeline.classifier_batches(
         pipeline.load_split(d, "train"), c.batch_size, e.judge_seed,
         pipeline.shuffle_buffer(d)).map(crop)
-    judge, _ = fit_classifier(judge_config, len(names), size, train_batches, None,
+    val_batches = pipeline.classifier_batches(
+        pipeline.load_split(d, "validation").take(VALIDATION_IMAGES), c.batch_size).map(
+        lambda images, labels: (crop_to(images, size), labels))
+    judge, _ = fit_classifier(judge_config, len(names), size, train_batches, val_batches,
                               tf.distribute.get_strategy(), seed=e.judge_seed,
                               callbacks=fit_callbacks(run, run, "judge"), verbose=verbosity())
     save_finished(judge, run, "judge")
@@ -360,13 +364,26 @@ def evaluate(run_dir: str) -> dict[str, float]:
     config = run.read_config()
     names = run.label_names()
     train_emb = run.load_embeddings("train")
+    val_emb = run.load_embeddings("validation")
     test_emb = run.load_embeddings("test")
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     classifier = run.load_model("classifier")
-    log("evaluate: classifier on clean and occluded test images, linear probe")
-    results, predictions = sections.section_41(
-        classifier, pipeline.example_batches(pipeline.load_split(config.data, "test"), BATCH),
-        train_emb["embeddings"], train_emb["labels"], embeddings, truth, names, config)
+    log("evaluate: linear probe, its epochs chosen on the validation split")
+    probe, probe_epochs = sections.fit_probe(
+        train_emb["embeddings"], train_emb["labels"], config.probe, config.seed,
+        (val_emb["embeddings"], val_emb["labels"]))
+
+    def split_41(split, emb):
+        return sections.section_41(
+            classifier, pipeline.example_batches(pipeline.load_split(config.data, split), BATCH),
+            train_emb["embeddings"], train_emb["labels"], emb["embeddings"],
+            emb["clean_labels"], names, config, probe)
+
+    log("evaluate: classifier on clean and occluded validation and test images, probe")
+    results = validation_keys(split_41("validation", val_emb)[0])
+    test_results, predictions = split_41("test", test_emb)
+    results.update(test_results)
+    results["probe.epochs_chosen"] = float(probe_epochs)
     probs = predictions["classifier"]
     rf.save_disagreements(run, config.data, names,
                           sections.disagreements(truth, probs, predictions["probe"]))
@@ -389,6 +406,9 @@ def evaluate(run_dir: str) -> dict[str, float]:
 
     if judge is not None:
         results.update(_reconstruction_and_edits(run, config, names, test_emb, probs, judge))
+        log("evaluate: reconstructions of the validation split")
+        results.update(validation_keys(_reconstruction(run, config, names, "validation",
+                                                       val_emb, classifier, judge)))
     else:
         log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     run.record_timing("evaluate_seconds", time.time() - start)
@@ -401,16 +421,41 @@ def evaluate(run_dir: str) -> dict[str, float]:
     return results
 
 
-def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs, judge):
-    """Sections 4.4-4.5 on the held-out split, judged by `judge`, and their figures."""
-    decoder = run.load_model("decoder")
-    gaussians = run.label_gaussians()
-    seeds = Seeds(config.seed)
+def validation_keys(results: dict[str, float]) -> dict[str, float]:
+    """`results` of the validation split under `validation.` keys (per-label
+    figures left out: choices are made on the means)."""
+    return {f"validation.{key}": value for key, value in results.items()
+            if not key.startswith("per_label.")}
+
+
+def _baseline_decoders(run: RunDir, probs) -> dict:
+    """`{results prefix: (model, codes)}` of the baseline decoders the run has
+    (`probs`: the classifier's probabilities on the split decoded)."""
     baselines = {}
     for key, name, codes in (("probs_baseline", "decoder_probs", probs),
                              ("autoencoder_baseline", "autoencoder", None)):
         if run.has_model(name):
             baselines[key] = (run.load_model(name), codes)
+    return baselines
+
+
+def _reconstruction(run: RunDir, config: RunConfig, names, split: str, emb, classifier, judge,
+                    probs=None) -> dict[str, float]:
+    """Section 4.4's reconstruction figures (`recon.*`, `judge.*`) on one split."""
+    batches = pipeline.example_batches(pipeline.load_split(config.data, split), BATCH)
+    if probs is None and run.has_model("decoder_probs"):
+        probs = predict_images(classifier, batches)
+    return sections.reconstruction_section(
+        batches, emb["embeddings"], emb["clean_labels"], run.load_model("decoder"), judge, names,
+        config.decoder.ssim_filter_size, config.edit.threshold, _baseline_decoders(run, probs))
+
+
+def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs, judge):
+    """Sections 4.4-4.5 on the held-out split, judged by `judge`, and their figures."""
+    decoder = run.load_model("decoder")
+    gaussians = run.label_gaussians()
+    seeds = Seeds(config.seed)
+    baselines = _baseline_decoders(run, probs)
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     e = config.edit
     log("evaluate: reconstructions of the held-out split")
@@ -441,7 +486,7 @@ def evaluate_on(run_dir: str, data, split: str = "test", out_dir: str | None = N
         run_dir: A trained and embedded run.
         data: The `DataConfig` to evaluate on; its labels must be the run's,
             by name and order, and its images are resized to the run's size.
-        split: `"train"` or `"test"` of `data`.
+        split: `"train"`, `"validation"` or `"test"` of `data`.
         out_dir: Output folder (default `RUN_DIR/evaluations/<dataset>-<split>`).
 
     Returns:
@@ -468,10 +513,17 @@ def evaluate_on(run_dir: str, data, split: str = "test", out_dir: str | None = N
     extract_embeddings(encoder, pipeline.example_batches(pipeline.load_split(data, split), BATCH),
                        path, progress=True)
     evaluated = out.load_embeddings(split)
+    validation = None
+    if run.has_embeddings("validation"):       # runs from before the validation split lack it
+        val_emb = run.load_embeddings("validation")
+        validation = (val_emb["embeddings"], val_emb["labels"])
+    probe, epochs = sections.fit_probe(train_emb["embeddings"], train_emb["labels"],
+                                       config.probe, config.seed, validation)
     results, _ = sections.section_41(
         classifier, pipeline.example_batches(pipeline.load_split(data, split), BATCH),
         train_emb["embeddings"], train_emb["labels"], evaluated["embeddings"],
-        evaluated["clean_labels"], names, config)
+        evaluated["clean_labels"], names, config, probe)
+    results["probe.epochs_chosen"] = float(epochs)
     write_json_atomically(out.file(RESULTS_FILE), results)
     out.write_text(SUMMARY_FILE, format_section_41(config, names, results,
                                                    f"{data.dataset} {split} split ({data.root})"))

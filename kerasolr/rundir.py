@@ -9,7 +9,7 @@ Layout of `RUN_DIR`:
     classifier.keras         trained classifier
     encoder.keras            trained Siamese encoder
     history_<fit>.csv        per-epoch losses of each fit
-    embeddings/{train,test}.npz
+    embeddings/{train,validation,test}.npz
     decoder.keras            reconstruction decoder on frozen embeddings (Table 1)
     decoder_probs.keras      baseline: decoder fed the classifier's L probabilities
     autoencoder.keras        baseline: autoencoder with an L x k bottleneck
@@ -219,7 +219,8 @@ class RunDir:
 
         path = self.embeddings_path(split)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} not found: run `kerasolr embed` on this run first")
+            raise FileNotFoundError(f"{path} not found: run `kerasolr embed {self.path}` first "
+                                    f"(it embeds the splits that are missing)")
         return load_embeddings(path)
 
     @property

@@ -1,3 +1,4 @@
+import inspect
 import json
 import os
 import subprocess
@@ -44,10 +45,37 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+TRAINING_STAGES = ("train", "_train_decoders", "train_judge")
+STAGES = (*TRAINING_STAGES, "embed", "evaluate")
+
+
+def _record_splits(monkeypatch) -> list[tuple[str, str]]:
+    """Records `(stage, split)` of every `pipeline.load_split` call, the stage
+    being the `kerasolr.run` stage function it was called from."""
+    from kerasolr.data import pipeline
+
+    calls, real = [], pipeline.load_split
+
+    def load_split(data, split, *args, **kwargs):
+        stage = next((frame.function for frame in inspect.stack()
+                      if frame.filename.endswith(os.path.join("kerasolr", "run.py"))
+                      and frame.function in STAGES), "?")
+        calls.append((stage, split))
+        return real(data, split, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_split", load_split)
+    return calls
+
+
 @pytest.mark.slow
-def test_whole_chain_on_a_tiny_config(tmp_path, capsys):
+def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     run_dir = str(tmp_path / "run")
+    calls = _record_splits(monkeypatch)
     assert main(["demo", "--preset", "tiny", "--out", run_dir, "--set", "siamese.epochs=2"]) == 0
+    # No training stage reads the test split: monitors and choices see validation.
+    assert {split for stage, split in calls if stage in TRAINING_STAGES} == {
+        "train", "validation"}
+    assert {stage for stage, split in calls if split == "test"} == {"embed", "evaluate"}
     for name in ("config.json", "results.json", "summary.txt", "classifier.keras",
                  "encoder.keras", "embeddings/train.npz", "embeddings/test.npz"):
         assert os.path.exists(os.path.join(run_dir, name)), name
@@ -74,6 +102,16 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys):
         assert json.load(f)["siamese"]["epochs"] == 2
     emb = np.load(os.path.join(run_dir, "embeddings/test.npz"))
     assert emb["embeddings"].shape == (64, 16, 4) and emb["ids"][0] == 256
+    # Validation: synthfaces indices after the test range; its figures under `validation.`.
+    val = np.load(os.path.join(run_dir, "embeddings/validation.npz"))
+    assert val["embeddings"].shape == (64, 16, 4) and val["ids"][0] == 256 + 64
+    for key in ("classifier.mean_accuracy", "probe.mean_accuracy", "majority.mean_accuracy",
+                "slots.norm_auc_mean", "recon.ssim", "judge.mean_accuracy"):
+        assert 0.0 <= results[f"validation.{key}"] <= 1.0, key
+    for key in ("recon.ssim", "slots.norm_auc_mean"):         # continuous: another split
+        assert results[f"validation.{key}"] != results[key], key
+    assert not any(key.startswith("validation.per_label.") for key in results)
+    assert 1 <= results["probe.epochs_chosen"] <= 2          # tiny: probe.epochs=2
     assert "linear probe" in capsys.readouterr().out
     # Sections 4.2-4.5: decoders, Gaussians, judge, figures and the report.
     for name in ("decoder.keras", "decoder_probs.keras", "autoencoder.keras", "judge.keras",

@@ -61,6 +61,8 @@ def test_every_model_has_its_keys(compared):
         "retrieval.mi_map_mean"]
     assert written["pse"]["retrieval.map_mean"] == written["pse"]["retrieval.whole_map_mean"]
     assert written["olr"]["representation.dimensions"] == 16 * 4
+    for model in ("beta_vae", "pse"):         # tiny: at most 2 epochs, chosen on validation
+        assert written[model]["train.epochs_chosen"] in (1.0, 2.0)
     assert written["classifier_features"]["representation.dimensions"] == 16
     with open(os.path.join(out, PER_LABEL_FILE)) as f:
         assert "per_label.Smiling.slot_retrieval_map" in json.load(f)["olr"]
@@ -78,6 +80,8 @@ def test_olr_numbers_equal_the_runs_own_evaluation(compared):
     with open(os.path.join(out, "olr", "results.json")) as f:
         run = json.load(f)
     olr = results["olr"]
+    assert olr["probe.mean_accuracy"] == pytest.approx(run["probe.mean_accuracy"], abs=1e-9)
+    assert olr["probe.epochs_chosen"] == run["probe.epochs_chosen"]
     assert olr["retrieval.slot_map_mean"] == pytest.approx(run["retrieval.map_mean"], abs=1e-6)
     assert olr["retrieval.whole_map_mean"] == pytest.approx(run["retrieval.whole_map_mean"],
                                                             abs=1e-6)

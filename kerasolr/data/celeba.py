@@ -171,19 +171,22 @@ def read_partitions(path: str) -> dict[str, int]:
 
 
 def split_indices(filenames, mode: str, split: str, partitions: dict[str, int] | None = None,
-                  train_fraction: float = 190_000 / 202_599, seed: int = 0) -> np.ndarray:
+                  train_fraction: float = 190_000 / 202_599, seed: int = 0,
+                  val_fraction: float = 0.05) -> np.ndarray:
     """Row indices of one split.
 
     Args:
         filenames: The attribute table's file names.
-        mode: `"official"` (the partition file; `"train"`, `"validation"` or
-            `"test"`) or `"random"` (the paper's seeded split: `train_fraction`
-            of the images for `"train"`, 190,000 of 202,599 on the full set, the
-            rest for `"test"`).
+        mode: `"official"` (the partition file: 0 `"train"`, 1 `"validation"`,
+            2 `"test"`) or `"random"` (the paper's seeded split: a seeded
+            permutation whose last `1 - train_fraction` is `"test"`, 12,599 of
+            202,599 on the full set; the `val_fraction` of all images before it
+            is `"validation"` and the rest `"train"`).
         split: The split's name.
         partitions: `read_partitions` output, for `"official"`.
-        train_fraction: Training fraction of the random split.
+        train_fraction: Non-test fraction of the random split.
         seed: Seed of the random split.
+        val_fraction: Validation fraction of the random split (of all images).
 
     Returns:
         Sorted `int64` indices into `filenames`.
@@ -202,12 +205,17 @@ def split_indices(filenames, mode: str, split: str, partitions: dict[str, int] |
         return np.asarray([i for i, name in enumerate(filenames) if partitions[name] == wanted],
                           np.int64)
     if mode == "random":
-        if split not in ("train", "test"):
-            raise ValueError(f"the random split has 'train' and 'test', not {split!r}")
+        if split not in PARTITIONS:
+            raise ValueError(f"unknown split {split!r}; known: {', '.join(PARTITIONS)}")
         if not 0.0 < train_fraction < 1.0:
             raise ValueError(f"train_fraction={train_fraction} is invalid: expected in (0, 1)")
+        if not 0.0 < val_fraction < train_fraction:
+            raise ValueError(f"val_fraction={val_fraction} is invalid: expected in "
+                             f"(0, train_fraction={train_fraction:g})")
         order = np.random.default_rng(seed).permutation(n)
         cut = int(round(train_fraction * n))
-        chosen = order[:cut] if split == "train" else order[cut:]
+        val_cut = cut - max(1, int(round(val_fraction * n)))
+        chosen = {"train": order[:val_cut], "validation": order[val_cut:cut],
+                  "test": order[cut:]}[split]
         return np.sort(chosen).astype(np.int64)
     raise ValueError(f"unknown split mode {mode!r}; known: official, random")

@@ -16,7 +16,7 @@ from kerasolr.config import DataConfig
 from kerasolr.data import celeba, folder, images, synthfaces, tfds_celeba
 from kerasolr.rundir import log
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "validation", "test")
 SHUFFLE_BUFFER = 20000    # elements shuffled at a time (at most the training split)
 FOLDER_CSV = "labels.csv"
 _TABLES: dict = {}
@@ -50,7 +50,7 @@ def _tfds_split(data: DataConfig, split: str) -> np.ndarray:
         counts = tfds_celeba.split_counts(_tfds_builder(data))
         _SPLITS[key] = tfds_celeba.split_ids(
             counts, data.split_mode, split, data.train_fraction, data.seed,
-            data.num_train if split == "train" else data.num_test)
+            split_cap(data, split), data.val_fraction)
     return _SPLITS[key]
 
 
@@ -84,8 +84,8 @@ def _file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, n
                                  "partition file; use 'random' for a folder")
             partitions = celeba.read_partitions(os.path.join(data.root, celeba.PARTITION_FILE))
         indices = celeba.split_indices(table.filenames, data.split_mode, split, partitions,
-                                       data.train_fraction, data.seed)
-        indices = indices[:data.num_train if split == "train" else data.num_test]
+                                       data.train_fraction, data.seed, data.val_fraction)
+        indices = indices[:split_cap(data, split)]
         if len(indices) == 0:
             raise ValueError(f"the {split} split of the {data.dataset} dataset at {data.root} "
                              f"is empty (split_mode={data.split_mode!r})")
@@ -98,10 +98,29 @@ def _file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, n
     return _SPLITS[key]
 
 
+def split_cap(data: DataConfig, split: str) -> int:
+    """`num_train`, `num_val` or `num_test`: the size cap of one split."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    return {"train": data.num_train, "validation": data.num_val, "test": data.num_test}[split]
+
+
+def synthfaces_range(data: DataConfig, split: str) -> tuple[int, int]:
+    """Generator indices `[start, stop)` of a synthfaces split: train first,
+    then test, then validation (after test, so that adding validation left
+    every earlier test figure as it was)."""
+    bounds = {"train": (0, data.num_train),
+              "test": (data.num_train, data.num_train + data.num_test),
+              "validation": (data.num_train + data.num_test,
+                             data.num_train + data.num_test + data.num_val)}
+    split_cap(data, split)
+    return bounds[split]
+
+
 def split_size(data: DataConfig, split: str) -> int:
     """How many images a split yields (after caps and skipped bad files)."""
     if data.dataset == "synthfaces":
-        return data.num_train if split == "train" else data.num_test
+        return split_cap(data, split)
     if data.dataset == "celeba_tfds":
         return len(_tfds_split(data, split))
     return len(_file_split(data, split)[0])
@@ -117,7 +136,8 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.da
 
     Args:
         data: The data config.
-        split: `"train"` or `"test"`. Label noise applies to `"train"` only.
+        split: `"train"`, `"validation"` or `"test"`. Label noise applies to
+            `"train"` and `"validation"` (`"labels"`; `"clean_labels"` is the truth).
         cache: Keep the decoded split (as uint8) after the first pass: `True`
             in memory, a path prefix on disk (`tf.data` cache files, complete
             only after a whole pass), `False` to decode every pass.
@@ -136,10 +156,10 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.da
         paths, labels, ids = _file_split(data, split)
         ds = images.image_dataset(paths, labels, data.image_size, ids)
     else:
-        if split == "train":
-            start, stop, noise = 0, data.num_train, data.label_noise
-        else:
-            start, stop, noise = data.num_train, data.num_train + data.num_test, 0.0
+        start, stop = synthfaces_range(data, split)
+        # Validation labels are as noisy as training labels (a user's would be);
+        # test labels are clean. `clean_labels` is always the truth.
+        noise = 0.0 if split == "test" else data.label_noise
         ds = synthfaces.make_dataset(start, stop, image_size=data.image_size, seed=data.seed,
                                      label_noise=noise, attributes=data.attributes)
     if cache:

@@ -149,17 +149,19 @@ def stored_order(split: str, offset: int, count: int) -> np.ndarray:
 
 
 def split_ids(counts, mode: str, split: str, train_fraction: float, seed: int,
-              limit: int) -> np.ndarray:
+              limit: int, val_fraction: float = 0.05) -> np.ndarray:
     """Official indices of one kerasolr split, sorted, at most `limit` of them.
 
     Args:
         counts: `split_counts` of the builder.
-        mode: `"official"` (TFDS's train or test) or `"random"` (the paper's
-            seeded split of all images, `celeba.split_indices`).
-        split: `"train"` or `"test"`.
-        train_fraction: Training fraction of the random split.
+        mode: `"official"` (TFDS's train, validation or test) or `"random"`
+            (the paper's seeded split of all images, `celeba.split_indices`).
+        split: `"train"`, `"validation"` or `"test"`.
+        train_fraction: Non-test fraction of the random split.
         seed: Seed of the random split.
-        limit: Cap (`num_train` or `num_test`); the first indices are kept.
+        limit: Cap (`num_train`, `num_val` or `num_test`); the first indices
+            are kept.
+        val_fraction: Validation fraction of the random split.
 
     Returns:
         `(n,)` int64 indices, the same as the `celeba` loader's on the same files.
@@ -169,7 +171,8 @@ def split_ids(counts, mode: str, split: str, train_fraction: float, seed: int,
     if mode == "official":
         partition = np.searchsorted(np.cumsum(counts), np.arange(len(filenames)), side="right")
         partitions = dict(zip(filenames, partition.tolist(), strict=True))
-    indices = celeba.split_indices(filenames, mode, split, partitions, train_fraction, seed)
+    indices = celeba.split_indices(filenames, mode, split, partitions, train_fraction, seed,
+                                   val_fraction)
     return indices[:limit]
 
 

@@ -68,6 +68,8 @@ def test_partitions_and_official_split(tmp_path):
     names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
     np.testing.assert_array_equal(celeba.split_indices(names, "official", "train", parts), [0, 3])
     np.testing.assert_array_equal(celeba.split_indices(names, "official", "test", parts), [1])
+    np.testing.assert_array_equal(
+        celeba.split_indices(names, "official", "validation", parts), [2])
     with pytest.raises(ValueError, match="e.jpg .* has no partition"):
         celeba.split_indices(names + ["e.jpg"], "official", "train", parts)
     path.write_text("a.jpg 0\nb.jpg 7\n")
@@ -78,14 +80,25 @@ def test_partitions_and_official_split(tmp_path):
 
 def test_random_split_is_seeded_disjoint_and_complete():
     names = [f"{i:06d}.jpg" for i in range(1000)]
-    train = celeba.split_indices(names, "random", "train", train_fraction=0.95, seed=3)
-    test = celeba.split_indices(names, "random", "test", train_fraction=0.95, seed=3)
-    assert len(train) == 950 and len(test) == 50
-    assert not set(train) & set(test)
-    np.testing.assert_array_equal(
-        train, celeba.split_indices(names, "random", "train", train_fraction=0.95, seed=3))
-    assert not np.array_equal(
-        test, celeba.split_indices(names, "random", "test", train_fraction=0.95, seed=4))
+
+    def split(name, seed=3, **kwargs):
+        return celeba.split_indices(names, "random", name, train_fraction=0.95, seed=seed,
+                                    **kwargs)
+
+    train, val, test = split("train"), split("validation"), split("test")
+    assert (len(train), len(val), len(test)) == (900, 50, 50)
+    assert not set(train) & set(test) and not set(val) & set(test) and not set(train) & set(val)
+    assert len(set(train) | set(val) | set(test)) == 1000
+    np.testing.assert_array_equal(train, split("train"))
+    assert not np.array_equal(test, split("test", seed=4))
+    # The test split does not depend on how much validation takes from training.
+    np.testing.assert_array_equal(test, split("test", val_fraction=0.2))
+    assert len(split("validation", val_fraction=0.2)) == 200
+    assert len(split("validation", val_fraction=1e-6)) == 1       # never empty
+    with pytest.raises(ValueError, match="val_fraction=0.96 is invalid"):
+        split("train", val_fraction=0.96)
+    with pytest.raises(ValueError, match="unknown split 'val'"):
+        split("val")
 
 
 @pytest.mark.skipif(not os.path.isdir(REAL), reason="../shared/data/celeba-10k is absent")

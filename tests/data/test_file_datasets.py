@@ -70,7 +70,11 @@ def test_folder_dataset(tmp_path):
     data = DataConfig(dataset="folder", root=str(root), image_size=16, train_fraction=0.5)
     assert pipeline.label_names(data) == ("Cat", "Dog")
     elements = list(pipeline.load_split(data, "train").as_numpy_iterator())
-    assert len(elements) == 3
+    # 6 images: 3 test, 1 validation (5% of 6, at least one), 2 training.
+    assert len(elements) == 2 and pipeline.split_size(data, "validation") == 1
+    held_out = {int(e["id"]) for split in ("validation", "test")
+                for e in pipeline.load_split(data, split).as_numpy_iterator()}
+    assert len(held_out) == 4 and held_out.isdisjoint(int(e["id"]) for e in elements)
     for e in elements:
         np.testing.assert_array_equal(e["labels"], [e["id"] % 2, 1 - e["id"] % 2])
     official = DataConfig(dataset="folder", root=str(root), split_mode="official")

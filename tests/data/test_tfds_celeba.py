@@ -113,9 +113,13 @@ def test_random_split_is_disjoint_complete_and_capped(mocked):
     data = DataConfig(dataset="celeba_tfds", image_size=16, train_fraction=2 / 3, seed=3,
                       num_train=100, num_test=100)
     train = [e["id"] for e in _elements(data, "train", cache=True)]
+    val = [e["id"] for e in _elements(data, "validation")]
     test = [e["id"] for e in _elements(data, "test")]
-    assert len(train) == 12 == pipeline.split_size(data, "train") and len(test) == 6
-    assert not set(train) & set(test) and set(train) | set(test) == set(range(3 * PER_SPLIT))
+    # 18 images: 6 test, 1 validation (5% of 18, rounded), 11 training.
+    assert len(train) == 11 == pipeline.split_size(data, "train") and len(test) == 6
+    assert len(val) == 1 and not set(val) & (set(train) | set(test))
+    assert not set(train) & set(test)
+    assert set(train) | set(val) | set(test) == set(range(3 * PER_SPLIT))
     np.testing.assert_array_equal(
         sorted(train), celeba.split_indices(range(18), "random", "train",
                                             train_fraction=2 / 3, seed=3))
