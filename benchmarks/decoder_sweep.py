@@ -1,8 +1,9 @@
 """How fast and how well the section 4.4 decoder learns, for a few decoder settings.
 
 Trains only the OLR decoder (frozen embeddings of an existing run) once per
-setting and prints the held-out SSIM of the [0, 1] output after every epoch
+setting and prints the validation SSIM of the [0, 1] output after every epoch
 and the seconds per epoch. Used to size the demo's decoder for a 2-core CPU.
+The choice is made on the validation split; the test split is not read.
 
     python benchmarks/decoder_sweep.py --run runs/demo --epochs 10 \
         --setting 'as_run:{}' \
@@ -51,11 +52,11 @@ def main() -> None:
     config = run.read_config()
     d = config.data
     train_emb = run.load_embeddings("train")
-    test_emb = run.load_embeddings("test")
+    val_emb = run.load_embeddings("validation")
     names = run.label_names()
     k = train_emb["embeddings"].shape[-1]
     images = pipeline.load_split(d, "train", cache=True).map(lambda e: e["image"])
-    val = pipeline.take(pipeline.load_split(d, "test"), args.val_images)
+    val = pipeline.take(pipeline.load_split(d, "validation"), args.val_images)
     classifier = run.load_model("classifier")
     finals = {}
     for item in args.setting:
@@ -68,7 +69,7 @@ def main() -> None:
                                      images)).shuffle(min(20000, d.num_train), seed=0)
         train = train.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE)
         val_ds = tf.data.Dataset.from_tensor_slices(
-            (test_emb["embeddings"][:len(val["image"])], val["image"])).batch(256)
+            (val_emb["embeddings"][:len(val["image"])], val["image"])).batch(256)
 
         def build(dec=dec):
             return decoder_from_config(dec, (len(names), k), d.image_size)
@@ -79,7 +80,7 @@ def main() -> None:
         ssims = [round(v, 4) for v in history["val_ssim"]]
         # How much label content survives: the run's classifier on the
         # reconstructions (padded back to full size by edge replication).
-        recon = decode(decoder, test_emb["embeddings"][:len(val["image"])])
+        recon = decode(decoder, val_emb["embeddings"][:len(val["image"])])
         pad = (d.image_size - recon.shape[1]) // 2
         padded = np.pad(recon, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
         probs = classifier.predict(padded, verbose=0, batch_size=256)

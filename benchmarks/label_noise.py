@@ -11,6 +11,9 @@ embeddings (also trained on the noisy labels):
   flipped, the fraction where the model predicts the flipped (wrong) value:
   "adopted"; the rest follow the clean label.
 
+Both probes choose their epochs on the validation split, whose labels are as
+noisy as the training labels (as a user's would be).
+
 The control: a linear probe, trained the same way on the same noisy labels,
 on the classifier's own penultimate features (`cls_dense`). If it resists
 the noise as well as the probe on the OLR embeddings, the resistance comes
@@ -33,18 +36,20 @@ from kerasolr import config, run
 from kerasolr.baselines import classifier_features
 from kerasolr.data import pipeline
 from kerasolr.embeddings import predict_images
-from kerasolr.evaluation.probe import probe_predictions, train_probe
+from kerasolr.evaluation.probe import fit_probe, probe_predictions
 from kerasolr.rundir import RunDir
 
 SMALL = ["data.num_train=6000", "data.num_test=1000", "classifier.epochs=4",
          "siamese.epochs=4"]
 
 
-def probe_decisions(train_codes, train_labels, codes_by_split, probe_config, seed):
-    """The linear probe of section 4.1 on any codes: its 0/1 decisions per split."""
+def probe_decisions(train_codes, train_labels, codes_by_split, probe_config, seed, val_labels):
+    """The linear probe of section 4.1 on any codes, its epochs chosen on the
+    validation split's (as noisy) labels: its 0/1 decisions per split."""
     p = probe_config
-    probe = train_probe(train_codes, train_labels, p.epochs, p.batch_size, p.learning_rate,
-                        seed=seed)
+    probe, _ = fit_probe(train_codes, train_labels, p.epochs, p.batch_size, p.learning_rate,
+                         seed=seed, validation=(codes_by_split["validation"], val_labels),
+                         patience=p.patience)
     return {split: probe_predictions(probe, codes) > 0.5 for split, codes in codes_by_split.items()}
 
 
@@ -55,18 +60,20 @@ def measure(cfg, run_dir: str, noise: float) -> dict:
     run.embed(run_dir)
     rundir = RunDir(run_dir)
     train, test = rundir.load_embeddings("train"), rundir.load_embeddings("test")
+    val = rundir.load_embeddings("validation")
     classifier = rundir.load_model("classifier")
 
     def over_splits(model):
         return {split: predict_images(model, pipeline.example_batches(
-            pipeline.load_split(cfg.data, split), 256)) for split in ("train", "test")}
+            pipeline.load_split(cfg.data, split), 256)) for split in pipeline.SPLITS}
 
     predicted = {split: probs > 0.5 for split, probs in over_splits(classifier).items()}
     probed = probe_decisions(train["embeddings"], train["labels"],
-                             {"train": train["embeddings"], "test": test["embeddings"]},
-                             cfg.probe, cfg.seed)
+                             {"train": train["embeddings"], "validation": val["embeddings"],
+                              "test": test["embeddings"]}, cfg.probe, cfg.seed, val["labels"])
     features = over_splits(classifier_features(classifier))
-    control = probe_decisions(features["train"], train["labels"], features, cfg.probe, cfg.seed)
+    control = probe_decisions(features["train"], train["labels"], features, cfg.probe, cfg.seed,
+                              val["labels"])
     clean_test = test["clean_labels"] > 0.5
     noisy, clean = train["labels"] > 0.5, train["clean_labels"] > 0.5
     flipped = noisy != clean

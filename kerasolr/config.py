@@ -247,9 +247,13 @@ class AnalysisConfig:
             orders the held-out images of the PCA strip (Fig. 5); the paper
             shows Mouth_Slightly_Open. A run without that label shows its most
             balanced one instead, and says so in the figure's title.
+        query_fraction: The retrieval paper's protocol beside leave-one-out:
+            this seeded fraction of the test split queries the rest (the
+            paper: three query images for each database image).
     """
 
     pca_strip_label: str = "Mouth_Slightly_Open"
+    query_fraction: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -352,6 +356,8 @@ class RunConfig:
             _check(d.image_size // 2 ** len(filters) >= 1, name, filters,
                    f"at most {d.image_size.bit_length() - 1} blocks for image_size {d.image_size}")
         _check(s.k >= 1, "siamese.k", s.k, ">= 1")
+        _check(0.0 < self.analysis.query_fraction < 1.0, "analysis.query_fraction",
+               self.analysis.query_fraction, "in (0, 1)")
         _check(p.epochs >= 1 and p.patience >= 1, "probe.epochs/patience",
                (p.epochs, p.patience), ">= 1 each")
         _check(self.baselines.max_epochs >= 1 and self.baselines.patience >= 1,

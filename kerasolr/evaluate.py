@@ -160,7 +160,8 @@ def section_41(classifier, batches: tf.data.Dataset, train_embeddings, train_lab
     return results, {"classifier": probs, "probe": probe_probs}
 
 
-def retrieval_metrics(embeddings, truth, names, probs=None) -> dict[str, float]:
+def retrieval_metrics(embeddings, truth, names, probs=None, query_fraction: float = 0.75,
+                      seed: int = 0) -> dict[str, float]:
     """Retrieval with each label as the criterion, leave-one-out over the split.
 
     `retrieval.{map,ndcg,nn,map_corrected}_mean` rank by each label's slot,
@@ -168,14 +169,26 @@ def retrieval_metrics(embeddings, truth, names, probs=None) -> dict[str, float]:
     `(n, L)` probabilities, `retrieval.classifier_*` by the classifier's own
     output for the label (the obvious competitor of a slot);
     `retrieval.chance_map_mean` is a random ranking's expected mAP, and every
-    `map_corrected` is `(mAP - chance) / (1 - chance)`.
+    `map_corrected` is `(mAP - chance) / (1 - chance)`. The retrieval paper's
+    protocol beside it: a seeded `query_fraction` of the split queries the
+    rest (`retrieval.query_db_*` by the slot, `retrieval.classifier_query_db_*`
+    by the classifier's output).
     """
     results: dict[str, float] = {}
     for whole in (False, True):
         results.update(retrieval.label_retrieval_metrics(embeddings, truth, names, whole))
+    embeddings = np.asarray(embeddings, np.float32)
+    k = embeddings.shape[-1]
+    slots = [np.arange(label * k, (label + 1) * k) for label in range(len(names))]
+    queries, _ = retrieval.query_database(len(embeddings), query_fraction, seed)
+    results.update(retrieval.dimension_retrieval_metrics(
+        retrieval.codes(embeddings), truth, names, slots, "query_db_", queries))
     if probs is not None:
+        outputs = [[label] for label in range(len(names))]
+        results.update(retrieval.dimension_retrieval_metrics(probs, truth, names, outputs,
+                                                             "classifier_"))
         results.update(retrieval.dimension_retrieval_metrics(
-            probs, truth, names, [[label] for label in range(len(names))], "classifier_"))
+            probs, truth, names, outputs, "classifier_query_db_", queries))
     chance = [retrieval.chance_map(np.asarray(truth)[:, label] > 0.5)
               for label in range(len(names))]
     for name, value in zip(names, chance, strict=True):

@@ -118,15 +118,34 @@ def chance_average_precision(relevant: np.ndarray, gallery: int) -> np.ndarray:
     return np.where(relevant > 0, expected, 0.0)
 
 
-def chance_map(categories) -> float:
-    """mAP of a random ranking for one binary criterion, leave-one-out over
-    the split: each item queries the other `n - 1`, of which those sharing
-    its category are relevant."""
+def chance_map(categories, gallery_categories=None) -> float:
+    """mAP of a random ranking for one binary criterion: leave-one-out over
+    the split (each item queries the other `n - 1`, of which those sharing its
+    category are relevant), or, given `gallery_categories`, `categories`
+    (the queries') against that separate database."""
     categories = np.asarray(categories, bool)
+    if gallery_categories is not None:
+        gallery = np.asarray(gallery_categories, bool)
+        positives = int(gallery.sum())
+        relevant = np.where(categories, positives, len(gallery) - positives)
+        return float(chance_average_precision(relevant, len(gallery)).mean())
     n = len(categories)
     positives = int(categories.sum())
     relevant = np.where(categories, positives - 1, n - positives - 1)
     return float(chance_average_precision(relevant, n - 1).mean())
+
+
+def query_database(n: int, query_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of `n` items into queries and a database (sampled
+    without replacement, the retrieval paper's protocol, its section 5):
+    `(query indices, database indices)`, each sorted, neither empty."""
+    if n < 2:
+        raise ValueError(f"a query/database split needs at least 2 items, got {n}")
+    if not 0.0 < query_fraction < 1.0:
+        raise ValueError(f"query_fraction={query_fraction} is invalid: expected in (0, 1)")
+    order = np.random.default_rng(seed).permutation(n)
+    cut = min(max(1, int(round(query_fraction * n))), n - 1)
+    return np.sort(order[:cut]), np.sort(order[cut:])
 
 
 def corrected(value: float, chance: float) -> float:
@@ -190,9 +209,10 @@ def label_retrieval_metrics(embeddings, labels, names, whole: bool = False) -> d
 
 
 def dimension_retrieval_metrics(vectors, labels, names, dimensions=None,
-                                variant: str = "") -> dict[str, float]:
+                                variant: str = "", queries=None) -> dict[str, float]:
     """Retrieval by each label as the criterion, ranking with chosen dimensions
-    of any representation (leave-one-out over the whole split).
+    of any representation (leave-one-out over the whole split, or queries
+    against a separate database).
 
     Args:
         vectors: `(n, d)` representations (or `(n, ...)`, flattened).
@@ -203,6 +223,8 @@ def dimension_retrieval_metrics(vectors, labels, names, dimensions=None,
         variant: Key infix: `""` gives `retrieval.map_mean` and
             `per_label.<Name>.retrieval_map`; `"whole_"` gives
             `retrieval.whole_map_mean` and `per_label.<Name>.whole_retrieval_map`.
+        queries: Indices of the query items (`query_database`); the others
+            are the database. `None`: leave-one-out.
 
     Returns:
         `retrieval.<variant>{map,ndcg,nn,map_corrected}_mean` and the
@@ -213,13 +235,24 @@ def dimension_retrieval_metrics(vectors, labels, names, dimensions=None,
     labels = np.asarray(labels) > 0.5
     if dimensions is not None and len(dimensions) != len(names):
         raise ValueError(f"{len(dimensions)} dimension sets for {len(names)} labels")
+    if queries is None:
+        query, database = np.arange(len(vectors)), None
+    else:
+        query = np.asarray(queries)
+        database = np.setdiff1d(np.arange(len(vectors)), query)
     results: dict[str, float] = {}
     means: dict[str, list] = {"map": [], "ndcg": [], "nn": []}
     for label, name in enumerate(names):
         chosen = vectors if dimensions is None else vectors[:, np.asarray(dimensions[label])]
-        metrics = criterion_metrics(chosen, labels[:, label], chosen, labels[:, label],
-                                    exclude_self=True)
-        metrics["map_corrected"] = corrected(metrics["map"], chance_map(labels[:, label]))
+        if database is None:
+            metrics = criterion_metrics(chosen, labels[:, label], chosen, labels[:, label],
+                                        exclude_self=True)
+            chance = chance_map(labels[:, label])
+        else:
+            metrics = criterion_metrics(chosen[query], labels[query, label], chosen[database],
+                                        labels[database, label])
+            chance = chance_map(labels[query, label], labels[database, label])
+        metrics["map_corrected"] = corrected(metrics["map"], chance)
         for metric, value in metrics.items():
             results[f"per_label.{name}.{variant}retrieval_{metric}"] = value
             means.setdefault(metric, []).append(value)

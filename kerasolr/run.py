@@ -388,7 +388,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
     rf.save_disagreements(run, config.data, names,
                           sections.disagreements(truth, probs, predictions["probe"]))
     log("evaluate: retrieval by each label's slot, the whole embedding and the classifier")
-    results.update(sections.retrieval_metrics(embeddings, truth, names, probs))
+    results.update(sections.retrieval_metrics(embeddings, truth, names, probs,
+                                              config.analysis.query_fraction, config.seed))
 
     log("evaluate: slot-norm correlations and per-label PCA of slot vectors")
     truth_corr = pipeline.truth_correlation(config.data, names)

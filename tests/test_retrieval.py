@@ -105,3 +105,35 @@ def test_chance_map_of_binary_criteria_and_the_corrected_map():
     random = retrieval.dimension_retrieval_metrics(noise, labels, ["a", "b"], [[0], [1]])
     assert abs(random["retrieval.map_corrected_mean"]) < 0.05
     assert retrieval.corrected(0.95, 0.9) == pytest.approx(0.5)
+
+
+def test_query_database_split_is_seeded_disjoint_and_complete():
+    queries, database = retrieval.query_database(100, 0.75, seed=3)
+    assert (len(queries), len(database)) == (75, 25)
+    assert set(queries).isdisjoint(database) and set(queries) | set(database) == set(range(100))
+    np.testing.assert_array_equal(queries, retrieval.query_database(100, 0.75, seed=3)[0])
+    assert not np.array_equal(queries, retrieval.query_database(100, 0.75, seed=4)[0])
+    assert len(retrieval.query_database(3, 0.99, seed=0)[1]) == 1       # never empty
+    with pytest.raises(ValueError, match="query_fraction=1.0 is invalid"):
+        retrieval.query_database(10, 1.0, seed=0)
+
+
+def test_chance_map_of_queries_against_a_database():
+    # Query 1 against database [1, 0, 0]: a random order puts the one relevant
+    # item at rank 1, 2 or 3, AP 1, 1/2 or 1/3; query 0 has 2 relevant: over the
+    # 3 orders of one irrelevant item, AP (1 + 1) / 2, (1 + 2/3) / 2, (1/2 + 2/3) / 2.
+    ap_one = (1 + 1 / 2 + 1 / 3) / 3
+    ap_zero = (1.0 + (1 + 2 / 3) / 2 + (1 / 2 + 2 / 3) / 2) / 3
+    assert retrieval.chance_map([True, False], [True, False, False]) == pytest.approx(
+        (ap_one + ap_zero) / 2)
+    # Random codes score chance on average, exact codes score 1, both corrected.
+    labels = (np.random.default_rng(1).random((400, 2)) < [0.1, 0.5]).astype(np.float32)
+    queries, _ = retrieval.query_database(400, 0.75, seed=0)
+    perfect = retrieval.dimension_retrieval_metrics(labels, labels, ["a", "b"], [[0], [1]],
+                                                    "query_db_", queries)
+    assert perfect["retrieval.query_db_map_corrected_mean"] == pytest.approx(1.0)
+    assert perfect["retrieval.query_db_nn_mean"] == 1.0
+    noise = np.random.default_rng(2).standard_normal((400, 2))
+    random = retrieval.dimension_retrieval_metrics(noise, labels, ["a", "b"], [[0], [1]],
+                                                   "query_db_", queries)
+    assert abs(random["retrieval.query_db_map_corrected_mean"]) < 0.06
