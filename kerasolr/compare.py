@@ -82,7 +82,7 @@ PER_LABEL_FILE = rundir.COMPARE_PER_LABEL_FILE
 TABLE_FILE = rundir.COMPARE_TABLE_FILE
 BASELINES_DIR = "baselines"
 HEADLINE = ("probe.mean_accuracy", "retrieval.map_mean", "retrieval.map_corrected_mean",
-            "retrieval.ndcg_mean",
+            "retrieval.query_db_map_corrected_mean", "retrieval.ndcg_mean",
             "retrieval.nn_mean", "recon.ssim", "generation.accuracy", "timing.train_seconds")
 RANKED_BY = {"olr": "slot", "classifier_output": "slot", "classifier_features": "whole",
              "autoencoder": "mi",
@@ -98,7 +98,8 @@ BATCH = 256
 
 def representation_metrics(train_codes, train_labels, test_codes, test_labels, names,
                            probe_config, seed: int = 0, bins: int = 16, slots=None,
-                           ranked_by: str = "whole", validation=None) -> dict[str, float]:
+                           ranked_by: str = "whole", validation=None,
+                           queries=None) -> dict[str, float]:
     """The probe and every retrieval variant of one representation.
 
     Args:
@@ -115,6 +116,9 @@ def representation_metrics(train_codes, train_labels, test_codes, test_labels, n
             headline `retrieval.{map,ndcg,nn}_mean`.
         validation: `(codes, labels)` of the validation split, where the
             probe's epochs are chosen, or `None` (`probe_config.epochs`).
+        queries: Query indices of the retrieval paper's query/database
+            protocol (`retrieval.query_database`), measured for the headline
+            ranking as `retrieval.query_db_*`; `None` skips it.
 
     Returns:
         Flat metrics: `probe.*`, `retrieval.{whole_,mi_,slot_}{map,ndcg,nn}_mean`,
@@ -147,6 +151,12 @@ def representation_metrics(train_codes, train_labels, test_codes, test_labels, n
         [retrieval.chance_map(labels[:, label]) for label in range(labels.shape[1])]))
     for metric in ("map", "map_corrected", "ndcg", "nn"):
         results[f"retrieval.{metric}_mean"] = results[f"retrieval.{ranked_by}_{metric}_mean"]
+    if queries is not None:
+        chosen = {"whole": None, "mi": selected, "slot": slots}[ranked_by]
+        query_db = retrieval.dimension_retrieval_metrics(test_codes, test_labels, names, chosen,
+                                                         "query_db_", queries)
+        results.update({key: value for key, value in query_db.items()
+                        if key.startswith("retrieval.")})
     return results
 
 
@@ -387,6 +397,8 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
             and np.array_equal(test_ids, test_emb["ids"])):
         raise ValueError(f"{olr_dir}/embeddings do not hold the images of the run's splits "
                          "in order; re-run `kerasolr embed --force` on it")
+    queries, _ = retrieval.query_database(len(test_labels), config.analysis.query_fraction,
+                                          config.seed)
     results: dict[str, dict[str, float]] = {}
     for model in MODELS:
         log(f"compare: {model}: probe, mutual information and retrieval")
@@ -394,7 +406,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
                                          test_labels, names, config.probe, config.seed,
                                          b.mi_bins, slots.get(model),
                                          RANKED_BY[model],
-                                         (val_codes[model], val_emb["labels"]))
+                                         (val_codes[model], val_emb["labels"]), queries)
         if model in ssims:
             metrics["recon.ssim"] = ssims[model]
         metrics["timing.train_seconds"] = float(specs[model][2])
@@ -457,13 +469,15 @@ def _cell(metrics: dict[str, float], key: str, digits: int = 4) -> str:
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """The comparison as Markdown: the headline table, then every retrieval variant."""
-    lines = ["| model | linear probe acc. | retrieval mAP | chance-corrected | NDCG | NN | "
+    lines = ["| model | linear probe acc. | retrieval mAP | chance-corrected | "
+             "corrected, query/database | NDCG | NN | "
              "ranked by | recon. SSIM | generation acc. (balanced) | train s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, m in results.items():
         lines.append(
             f"| {model} | {_cell(m, 'probe.mean_accuracy')} | {_cell(m, 'retrieval.map_mean')} "
             f"| {_cell(m, 'retrieval.map_corrected_mean')} "
+            f"| {_cell(m, 'retrieval.query_db_map_corrected_mean')} "
             f"| {_cell(m, 'retrieval.ndcg_mean')} | {_cell(m, 'retrieval.nn_mean')} "
             f"| {RANKED_BY_WORDS[RANKED_BY.get(model, 'whole')]} | {_cell(m, 'recon.ssim')} "
             f"| {_cell(m, 'generation.accuracy')} ({_cell(m, 'generation.balanced_accuracy')}) "
