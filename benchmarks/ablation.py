@@ -10,7 +10,8 @@ is rebuilt from every finished row under `--out`.
 
 Usage (about 45 minutes on 2 CPU cores at the default 10,000 images):
     python benchmarks/ablation.py --out runs/ablation [--num-train 10000] [--rows paper,demo]
-Writes `<out>/ablation.md` and prints it.
+Writes `<out>/ablation.md` and prints it: the validation split's figures, where
+settings are chosen (`--split test` for the figures to report).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ COLUMNS = [
     ("AUC min", "slots.norm_auc_min"),
     ("AUC mean", "slots.norm_auc_mean"),
     ("absent/present", "slots.absent_present_norm_ratio"),
-    ("r(norm, truth)", "correlation.norm_vs_truth_pearson"),
+    ("r(norm, labels)", "correlation.norm_vs_label_pearson"),
     ("cls on occluded", "classifier.occluded_mean_accuracy"),
 ]
 
@@ -91,8 +92,10 @@ def run_row(name, out, num_train):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
 
-def table(out: str) -> str:
-    """The markdown table of every finished row under `out`, in `ROWS` order."""
+def table(out: str, split: str = "validation") -> str:
+    """The markdown table of every finished row under `out`, in `ROWS` order,
+    on the validation split (where a setting is chosen) or the test split."""
+    prefix = "validation." if split == "validation" else ""
     lines = ["| row | what | " + " | ".join(c for c, _ in COLUMNS)
              + " | siamese s | classifier s |", "|" + "---|" * (len(COLUMNS) + 4)]
     for name, (_, _, what) in ROWS.items():
@@ -100,7 +103,7 @@ def table(out: str) -> str:
         if not os.path.exists(run.results_path):
             continue
         results = run.read_results()
-        cells = [f"{results.get(key, float('nan')):.3f}" for _, key in COLUMNS]
+        cells = [f"{results.get(prefix + key, float('nan')):.3f}" for _, key in COLUMNS]
         reused = run.exists(REUSED_NOTE)
         cls_s = "reused" if reused else f"{results.get('timing.classifier_seconds', 0):.0f}"
         lines.append(f"| {name} | {what} | " + " | ".join(cells)
@@ -113,6 +116,8 @@ def main():
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--num-train", type=int, default=10000)
     parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--split", default="validation", choices=["validation", "test"],
+                        help="split of the table: validation (choose here) or test (report)")
     args = parser.parse_args()
     names = args.rows.split(",")
     unknown = [n for n in names if n not in ROWS]
@@ -125,8 +130,8 @@ def main():
         print(f"[ablation] {name}: {ROWS[name][2]}", file=sys.stderr, flush=True)
         run_row(name, args.out, args.num_train)
         with open(os.path.join(args.out, "ablation.md"), "w") as f:
-            f.write(table(args.out))
-    print(table(args.out))
+            f.write(table(args.out, args.split))
+    print(table(args.out, args.split))
 
 
 if __name__ == "__main__":

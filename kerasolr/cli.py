@@ -200,7 +200,8 @@ def main(argv=None) -> int:
         if args.command == "train":
             run.train(config, args.out, strategy)
         elif args.command == "embed":
-            run.embed(args.run_dir, tuple(args.split or ("train", "test")), force=args.force)
+            run.embed(args.run_dir, tuple(args.split or ("train", "validation", "test")),
+                      force=args.force)
         elif args.command == "evaluate":
             results = (run.evaluate(args.run_dir) if data is None
                        else run.evaluate_on(args.run_dir, data, args.split, args.out))

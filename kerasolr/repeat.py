@@ -34,9 +34,12 @@ from kerasolr.rundir import (
 HEADLINE = ("classifier.mean_accuracy", "probe.mean_accuracy", "majority.mean_accuracy",
             "slots.norm_auc_mean", "correlation.norm_vs_label_pearson",
             "correlation.norm_vs_truth_pearson", "retrieval.map_corrected_mean",
-            "retrieval.classifier_map_corrected_mean", "recon.ssim", "recon.probs_baseline_ssim",
-            "recon.autoencoder_baseline_ssim", "edit.add_success", "edit.remove_success",
-            "edit.preservation", "generation.balanced_accuracy", "timing.total_seconds")
+            "retrieval.classifier_map_corrected_mean", "retrieval.query_db_map_corrected_mean",
+            "retrieval.classifier_query_db_map_corrected_mean", "recon.ssim",
+            "recon.probs_baseline_ssim", "recon.autoencoder_baseline_ssim", "judge.mean_accuracy",
+            "edit.add_success", "edit.remove_success", "edit.preservation",
+            "generation.balanced_accuracy", "generation.diversity", "probe.epochs_chosen",
+            "timing.total_seconds")
 
 
 def seed_dir(out_dir: str, seed: int) -> str:

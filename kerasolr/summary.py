@@ -45,6 +45,11 @@ def format_summary(config, names, results: dict[str, float]) -> str:
         f"kerasolr run (preset {config.preset}): {config.data.dataset}, "
         f"{config.data.image_size}px, L={len(names)}, k={config.siamese.k}",
         "", *_section_41_lines(r)]
+    if "validation.probe.mean_accuracy" in r:
+        lines.append(
+            f"Validation split (choices made here): probe {r['validation.probe.mean_accuracy']:.4f}"
+            f" after {r['probe.epochs_chosen']:.0f} epochs, classifier "
+            f"{r['validation.classifier.mean_accuracy']:.4f}")
     if "correlation.norm_vs_truth_pearson" in r:
         lines.append("Norm-correlation vs generator truth:   r = "
                      f"{r['correlation.norm_vs_truth_pearson']:.3f}")
@@ -56,6 +61,11 @@ def format_summary(config, names, results: dict[str, float]) -> str:
             f"the classifier's output {r['retrieval.classifier_map_mean']:.3f} "
             f"({r['retrieval.classifier_map_corrected_mean']:.3f}), the whole embedding "
             f"{r['retrieval.whole_map_mean']:.3f} ({r['retrieval.whole_map_corrected_mean']:.3f})"]
+    if "retrieval.query_db_map_corrected_mean" in r:
+        lines.append(
+            "  query/database protocol, chance-corrected: its slot "
+            f"{r['retrieval.query_db_map_corrected_mean']:.3f}, the classifier's output "
+            f"{r.get('retrieval.classifier_query_db_map_corrected_mean', float('nan')):.3f}")
     if "pca.pc1_explained_variance_mean" in r:
         lines.append(f"PCA of slots: PC1 explains {r['pca.pc1_explained_variance_mean']:.3f} of "
                      "the variance (mean over labels);")

@@ -89,7 +89,8 @@ def test_label_gaussians_are_fitted_once_then_read(tmp_path):
 
     run = RunDir(str(tmp_path / "run"))
     run.prepare(cfg.tiny(), NAMES)
-    with pytest.raises(FileNotFoundError, match=r"train\.npz not found: run `kerasolr embed`"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"train\.npz not found: run `kerasolr embed .*run` first"):
         run.label_gaussians()
     rng = np.random.default_rng(0)
     labels = (rng.random((50, 3)) < 0.5).astype(np.float32)
