@@ -19,7 +19,12 @@ import tensorflow as tf
 from kerasolr import occlusion, retrieval
 from kerasolr.embeddings import predict_images
 from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
-from kerasolr.evaluation.editing import edit_metrics, generation_diversity, generation_metrics
+from kerasolr.evaluation.editing import (
+    edit_metrics,
+    generation_diversity,
+    generation_metrics,
+    same_label_diversity,
+)
 from kerasolr.evaluation.probe import fit_probe as train_linear_probe
 from kerasolr.evaluation.probe import probe_predictions
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
@@ -305,7 +310,10 @@ def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds, decod
         seeds: The run's `Seeds`.
         decode_fn: `(n, L, k) -> images`; with it, `generation.diversity`
             (`evaluation.editing.generation_diversity`) of the first
-            `DIVERSITY_SETS` label sets.
+            `DIVERSITY_SETS` label sets, and its reference
+            `generation.diversity_reference` (`same_label_diversity`: decoded
+            real images that share a label vector; over
+            `generation.diversity_reference_pairs` pairs).
     """
     e = edit_config
     n_edit = min(e.num_images, len(embeddings))
@@ -317,4 +325,7 @@ def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds, decod
         results["generation.diversity"] = generation_diversity(
             truth[:min(DIVERSITY_SETS, e.num_generations)], decode_fn, gaussians,
             seeds.diversity)
+        reference, pairs = same_label_diversity(embeddings, truth, decode_fn, seeds.diversity)
+        results["generation.diversity_reference"] = reference
+        results["generation.diversity_reference_pairs"] = float(pairs)
     return results

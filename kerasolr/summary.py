@@ -94,6 +94,8 @@ def format_summary(config, names, results: dict[str, float]) -> str:
             f"{r['generation.unwanted_absent']:.3f});",
             f"    diversity, the RMS pixel difference of two samples of one label set: "
             f"{r.get('generation.diversity', float('nan')):.3f}",
+            "    (two real images with the same labels, decoded: "
+            f"{r.get('generation.diversity_reference', float('nan')):.3f})",
         ]
     lines += _per_label_lines(names, r)
     lines += ["", f"Total time: {r['timing.total_seconds']:.0f} s"]

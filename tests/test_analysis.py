@@ -176,3 +176,22 @@ def test_generation_diversity_is_zero_without_sampling_noise_and_grows_with_it()
     expected = np.mean([mean_rms(1), mean_rms(2), mean_rms(1)])     # 0.517
     assert generation_diversity(label_sets, decode, spread, 0, samples=300) == pytest.approx(
         expected, rel=0.05)
+
+
+def test_same_label_diversity_compares_only_images_with_one_label_vector():
+    from kerasolr.evaluation.editing import same_label_diversity
+
+    def decode(codes):              # paints the (1, 1) code as a 1-pixel image
+        return np.repeat(codes.reshape(len(codes), 1, 1, 1), 3, axis=-1)
+
+    # Images 0, 2, 3 share labels [1, 0] (codes 0, 0.3, 0.9); image 1 is alone.
+    truth = np.array([[1, 0], [0, 1], [1, 0], [1, 0]])
+    codes = np.array([0.0, 5.0, 0.3, 0.9]).reshape(4, 1, 1)
+    value, pairs = same_label_diversity(codes, truth, decode, seed=0)
+    assert pairs == 3
+    assert value == pytest.approx((0.3 + 0.9 + 0.6) / 3)         # never the lone image 1
+    value, pairs = same_label_diversity(codes, truth, decode, seed=0, max_pairs=1)
+    assert pairs == 1 and value in (pytest.approx(0.3), pytest.approx(0.9),
+                                    pytest.approx(0.6))
+    value, pairs = same_label_diversity(codes[:2], truth[:2], decode, seed=0)
+    assert pairs == 0 and math.isnan(value)

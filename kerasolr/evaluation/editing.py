@@ -184,3 +184,41 @@ def generation_diversity(label_sets, decode, gaussians: editing.LabelGaussians, 
     distances = [np.sqrt(np.mean((images[:, a] - images[:, b]) ** 2, axis=1))
                  for a in range(samples) for b in range(a + 1, samples)]
     return float(np.mean(distances))
+
+
+def same_label_diversity(embeddings, truth, decode, seed: int, max_pairs: int = 256
+                         ) -> tuple[float, int]:
+    """The reference for `generation_diversity`: the root-mean-square pixel
+    difference between the decoded embeddings of two *real* images with the
+    same label vector, averaged over up to `max_pairs` such pairs (a seeded
+    sample of all of them). Generated samples of one label set that differ
+    as much vary as much as real faces with those labels do, as the decoder
+    shows them.
+
+    Args:
+        embeddings: `(m, L, k)` embeddings of real images.
+        truth: `(m, L)` their labels.
+        decode: `(n, L, k) -> (n, h, w, 3)` images in [0, 1].
+        seed: Seed of the pair sample.
+        max_pairs: Most pairs compared.
+
+    Returns:
+        `(mean difference, pairs compared)`; `(nan, 0)` when no two images
+        share a label vector.
+    """
+    keys = [row.tobytes() for row in np.asarray(truth) > 0.5]
+    groups: dict[bytes, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key, []).append(index)
+    pairs = [(a, b) for members in groups.values()
+             for i, a in enumerate(members) for b in members[i + 1:]]
+    if not pairs:
+        return float("nan"), 0
+    rng = np.random.default_rng(seed)
+    chosen = np.asarray(pairs)[rng.permutation(len(pairs))[:max_pairs]]
+    used = np.unique(chosen)
+    position = {int(index): i for i, index in enumerate(used)}
+    images = np.asarray(decode(np.asarray(embeddings)[used]), np.float64).reshape(len(used), -1)
+    first = images[[position[int(a)] for a in chosen[:, 0]]]
+    second = images[[position[int(b)] for b in chosen[:, 1]]]
+    return float(np.mean(np.sqrt(np.mean((first - second) ** 2, axis=1)))), len(chosen)
