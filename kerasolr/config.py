@@ -227,6 +227,9 @@ class EditConfig:
         judge_epochs: Its training epochs (on clean training images).
         judge_seed: Its seed (different from the run's, so it is independent).
         threshold: Probability above which the judge says a label is present.
+        protocol_images: Test images of the AttGAN / STGAN edit protocol
+            (`kerasolr.evaluation.protocol`: every label of each flipped, at
+            intensity 1 and 2); at most the test split.
     """
 
     num_images: int = 256
@@ -236,6 +239,7 @@ class EditConfig:
     judge_epochs: int = 4
     judge_seed: int = 1234
     threshold: float = 0.5
+    protocol_images: int = 1000
 
 
 @dataclass(frozen=True)
@@ -356,6 +360,8 @@ class RunConfig:
             _check(d.image_size // 2 ** len(filters) >= 1, name, filters,
                    f"at most {d.image_size.bit_length() - 1} blocks for image_size {d.image_size}")
         _check(s.k >= 1, "siamese.k", s.k, ">= 1")
+        _check(self.edit.protocol_images >= 1, "edit.protocol_images",
+               self.edit.protocol_images, ">= 1")
         _check(0.0 < self.analysis.query_fraction < 1.0, "analysis.query_fraction",
                self.analysis.query_fraction, "in (0, 1)")
         _check(p.epochs >= 1 and p.patience >= 1, "probe.epochs/patience",

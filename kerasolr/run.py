@@ -21,6 +21,7 @@ import json
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasolr import augment, editing, figures
@@ -32,6 +33,7 @@ from kerasolr.data import pipeline
 from kerasolr.distribute import barrier, is_chief
 from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
 from kerasolr.evaluation.pca import pca_metrics
+from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
 from kerasolr.resume import remove_checkpoint
 from kerasolr.rundir import (
@@ -468,6 +470,13 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, p
     results.update(sections.edit_section(embeddings, truth,
                                          sections.decode_and_judge(decoder, judge), gaussians,
                                          e, seeds, lambda codes: decode(decoder, codes)))
+    n = min(e.protocol_images, len(embeddings))
+    log(f"evaluate: the AttGAN/STGAN protocol: every label of {n} held-out images flipped, "
+        "intensity 1 and 2")
+    results.update(flip_protocol(
+        embeddings[:n], truth[:n], lambda codes: decode(decoder, codes),
+        lambda images: np.asarray(judge(images, training=False)), gaussians, seeds.protocol,
+        e.threshold, filter_size=config.decoder.ssim_filter_size))
     rf.save_decoder_figures(run, config.data, names, test_emb, decoder, baselines, gaussians,
                             e, seeds)
     return results

@@ -70,3 +70,9 @@ class Seeds:
     def diversity(self) -> int:
         """Label samples of the generation-diversity figure (sample `j`: `+ j`)."""
         return self.run + 6
+
+    @property
+    def protocol(self) -> int:
+        """Label samples of the edit protocol (the same at every intensity; a
+        sample of label `j` also mixes in `j`)."""
+        return self.run + 8

@@ -129,6 +129,11 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
                 "edit.preservation", "per_label.Smiling.pc1_explained_variance",
                 "per_label.Smiling.edit_preservation"):
         assert np.isfinite(results[key]), key
+    # The AttGAN / STGAN protocol: every label of every test image flipped, two intensities.
+    assert results["flip.num_images"] == 64 and results["flip.attgan13.labels"] == 9
+    for key in ("flip.accuracy_i1_mean", "flip.accuracy_i2_mean", "flip.preservation_i1_mean",
+                "flip.ssim_i2_mean", "per_label.Smiling.flip_accuracy_i2"):
+        assert 0.0 <= results[key] <= 1.0, key
     for key in ("edit.add_success", "edit.remove_success", "generation.accuracy",
                 "per_label.Smiling.add_success"):
         assert key in results, key       # NaN allowed: a 1-epoch judge may see no case

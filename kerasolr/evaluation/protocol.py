@@ -1,0 +1,175 @@
+"""The attribute-editing protocol of AttGAN and STGAN, applied to OLR's slots.
+
+For every test image and every attribute, the *ground-truth* value is flipped:
+an attribute the image has is removed, one it lacks is added. The embedding is
+edited, decoded and judged by an independent attribute classifier (the
+run's judge), and four things are reported per attribute and on average:
+
+- edit accuracy: the fraction of images whose judged target attribute equals
+  the flipped value (AttGAN's "attribute editing accuracy");
+- attribute preservation: the fraction of the *other* attributes' judge
+  decisions that are the same as on the unedited reconstruction;
+- pixel preservation: SSIM and PSNR between the edited and the unedited
+  reconstruction (how much of the image the edit leaves alone);
+- and, elsewhere in `results.json`, the reconstruction SSIM / PSNR
+  (`recon.*`) and the judge's own per-attribute test accuracy (`judge.*`).
+
+Intensity follows AttGAN's slide mode: the slot moves from its value `s` to
+the edit's target `g` (a sample of the label's Gaussian to add, zeros to
+remove, as in the paper) by `s + t (g - s)`; `t = 1` is the paper's edit,
+`t = 2` goes as far again (twice the sample to add, the slot negated to
+remove). An attribute that no training image had cannot be added: those cases
+are left out and counted in `flip.skipped_adds`.
+
+Reference: He et al., AttGAN (2019), section 4; Liu et al., STGAN (2019),
+section 4.1; OLR paper section 4.5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from kerasolr import editing
+from kerasolr.losses import ssim_per_channel
+
+# The 13 attributes AttGAN and STGAN edit on CelebA.
+ATTGAN_13 = ("Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows",
+             "Eyeglasses", "Male", "Mouth_Slightly_Open", "Mustache", "No_Beard", "Pale_Skin",
+             "Young")
+INTENSITIES = (1.0, 2.0)
+MAX_PSNR = 100.0      # dB: identical images (an edit that changes nothing) score this
+
+
+def flip_targets(truth) -> np.ndarray:
+    """`(n, L)` booleans: every ground-truth label flipped."""
+    return ~(np.asarray(truth) > 0.5)
+
+
+def intensity_edit(embeddings, label: int, add, gaussians: editing.LabelGaussians, seed: int,
+                   intensity: float = 1.0) -> np.ndarray:
+    """Moves slot `label` of each embedding towards its edit target.
+
+    Args:
+        embeddings: `(n, L, k)`.
+        label: The slot edited.
+        add: `(n,)` booleans: add the label (target: a sample of its Gaussian)
+            or remove it (target: zeros).
+        gaussians: The run's label Gaussians.
+        seed: Sampling seed.
+        intensity: `t` of `s + t (g - s)`.
+
+    Returns:
+        A new `(n, L, k)` array; only slot `label` differs.
+    """
+    out = np.array(embeddings, np.float32, copy=True)
+    add = np.asarray(add, bool)
+    goal = np.zeros_like(out[:, label])
+    if add.any():
+        goal[add] = gaussians.sample(label, int(add.sum()), seed)
+    out[:, label] = out[:, label] + intensity * (goal - out[:, label])
+    return out
+
+
+def pixel_similarity(a, b, filter_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: `(ssim, psnr)` of two `(n, h, w, 3)` batches in [0, 1]
+    (SSIM per colour channel, averaged; PSNR capped at `MAX_PSNR`)."""
+    a = tf.convert_to_tensor(np.asarray(a, np.float32))
+    b = tf.convert_to_tensor(np.asarray(b, np.float32))
+    ssim = tf.reduce_mean(ssim_per_channel(a, b, 1.0, filter_size), axis=-1).numpy()
+    mse = np.mean((a.numpy().astype(np.float64) - b.numpy()) ** 2, axis=(1, 2, 3))
+    psnr = np.minimum(10.0 * np.log10(1.0 / np.maximum(mse, 1e-30)), MAX_PSNR)
+    return ssim.reshape(len(mse)), psnr
+
+
+def _mean(values) -> float:
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaussians,
+                  seed: int, threshold: float = 0.5, intensities=INTENSITIES,
+                  filter_size: int = 7, batch_size: int = 256) -> dict[str, float]:
+    """The protocol on every image and every label.
+
+    Args:
+        embeddings: `(n, L, k)` test embeddings.
+        truth: `(n, L)` their clean labels (flipped one at a time).
+        decode: `(m, L, k) -> (m, h, w, 3)` images in [0, 1].
+        judge: `(m, h, w, 3) -> (m, L)` probabilities.
+        gaussians: The run's label Gaussians (`names` gives the labels).
+        seed: Sampling seed (`LabelGaussians.sample` mixes in the label), the
+            same at every intensity, so `t = 2` goes twice as far along the
+            same edit as `t = 1`.
+        threshold: Judge probability above which a label is present.
+        intensities: The `t` values measured.
+        filter_size: SSIM window.
+        batch_size: Embeddings decoded at once.
+
+    Returns:
+        `per_label.<Name>.flip_{accuracy,add_accuracy,remove_accuracy,
+        preservation,ssim,psnr}_i<t>`, their means over labels
+        `flip.<same>_i<t>_mean`, the same means over the labels of
+        `ATTGAN_13` the run has (`flip.attgan13.*`, with
+        `flip.attgan13.labels`), `flip.num_images` and `flip.skipped_adds`.
+    """
+    embeddings = np.asarray(embeddings, np.float32)
+    names = list(gaussians.names)
+    targets = flip_targets(truth)
+    n = len(embeddings)
+    base_images, base_decisions = [], []
+    for start in range(0, n, batch_size):
+        images = np.asarray(decode(embeddings[start:start + batch_size]))
+        base_images.append(images)
+        base_decisions.append(np.asarray(judge(images)) > threshold)
+    base_images = np.concatenate(base_images)
+    base = np.concatenate(base_decisions)
+    results: dict[str, float] = {}
+    skipped = 0
+    for label, name in enumerate(names):
+        possible = targets[:, label] == 0 if gaussians.counts[label] == 0 else np.ones(n, bool)
+        skipped += int((~possible).sum())
+        rows = np.flatnonzero(possible)
+        add = targets[rows, label]
+        others = np.arange(len(names)) != label
+        for intensity in intensities:
+            edited = intensity_edit(embeddings[rows], label, add, gaussians, seed, intensity)
+            hit, kept, ssims, psnrs = [], [], [], []
+            for start in range(0, len(rows), batch_size):
+                part = slice(start, start + batch_size)
+                images = np.asarray(decode(edited[part]))
+                decided = np.asarray(judge(images)) > threshold
+                hit.append(decided[:, label] == add[part])
+                kept.append(decided[:, others] == base[rows[part]][:, others])
+                ssim, psnr = pixel_similarity(images, base_images[rows[part]], filter_size)
+                ssims.append(ssim)
+                psnrs.append(psnr)
+            hit = np.concatenate(hit) if hit else np.zeros(0, bool)
+            suffix = f"_i{intensity:g}"
+            key = f"per_label.{name}.flip_"
+            results[key + "accuracy" + suffix] = float(hit.mean()) if len(hit) else np.nan
+            results[key + "add_accuracy" + suffix] = (float(hit[add].mean()) if add.any()
+                                                      else np.nan)
+            results[key + "remove_accuracy" + suffix] = (float(hit[~add].mean())
+                                                         if (~add).any() else np.nan)
+            results[key + "preservation" + suffix] = (float(np.concatenate(kept).mean())
+                                                      if kept and others.any() else np.nan)
+            results[key + "ssim" + suffix] = _mean(np.concatenate(ssims)) if ssims else np.nan
+            results[key + "psnr" + suffix] = _mean(np.concatenate(psnrs)) if psnrs else np.nan
+    attgan = [name for name in names if name in ATTGAN_13]
+    for metric in ("accuracy", "add_accuracy", "remove_accuracy", "preservation", "ssim",
+                   "psnr"):
+        for intensity in intensities:
+            suffix = f"_i{intensity:g}"
+            values = {name: results[f"per_label.{name}.flip_{metric}{suffix}"]
+                      for name in names}
+            results[f"flip.{metric}{suffix}_mean"] = _mean(list(values.values()))
+            if attgan:
+                results[f"flip.attgan13.{metric}{suffix}_mean"] = _mean(
+                    [values[name] for name in attgan])
+    if attgan:
+        results["flip.attgan13.labels"] = float(len(attgan))
+    results["flip.num_images"] = float(n)
+    results["flip.skipped_adds"] = float(skipped)
+    return results

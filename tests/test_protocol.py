@@ -1,0 +1,105 @@
+"""The AttGAN / STGAN edit protocol on toy decoders and judges with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kerasolr import editing
+from kerasolr.evaluation import protocol
+
+NAMES = ("Male", "Eyeglasses")
+
+
+def _gaussians(counts=(5, 5)):
+    # Slot vectors of one number: a present label's slot is exactly 1 (no spread).
+    return editing.LabelGaussians(NAMES, np.ones((2, 1)), np.zeros((2, 1, 1)),
+                                  np.asarray(counts))
+
+
+def _decode(embeddings):
+    """8x8 images: the left half shows slot 0, the right half slot 1 (clipped to [0, 1])."""
+    values = np.clip(np.asarray(embeddings)[:, :, 0], 0.0, 1.0)
+    images = np.zeros((len(values), 8, 8, 3), np.float32)
+    images[:, :, :4] = values[:, 0, None, None, None]
+    images[:, :, 4:] = values[:, 1, None, None, None]
+    return images
+
+
+def _judge(images):
+    """Sees each half: the label is present when its half is brighter than 0.5."""
+    images = np.asarray(images)
+    return np.stack([images[:, 0, 0, 0], images[:, 0, 7, 0]], axis=1)
+
+
+def _data(n=40, seed=0):
+    truth = (np.random.default_rng(seed).random((n, 2)) < 0.4).astype(np.float32)
+    return truth[:, :, None].copy(), truth        # the encoder put each label in its slot
+
+
+def test_intensity_moves_the_slot_towards_the_target_and_beyond():
+    embeddings = np.array([[[0.0], [0.7]], [[0.2], [0.9]]], np.float32)
+    add = np.array([True, False])
+    once = protocol.intensity_edit(embeddings, 0, add, _gaussians(), seed=0, intensity=1.0)
+    twice = protocol.intensity_edit(embeddings, 0, add, _gaussians(), seed=0, intensity=2.0)
+    np.testing.assert_allclose(once[:, 0, 0], [1.0, 0.0])          # the paper's edit
+    np.testing.assert_allclose(twice[:, 0, 0], [2.0, -0.2])        # s + 2 (g - s)
+    np.testing.assert_array_equal(once[:, 1], embeddings[:, 1])     # other slots untouched
+
+
+def test_a_faithful_decoder_and_judge_score_every_flip():
+    embeddings, truth = _data()
+    r = protocol.flip_protocol(embeddings, truth, _decode, _judge, _gaussians(), seed=0,
+                               filter_size=3)
+    for intensity in ("1", "2"):
+        assert r[f"flip.accuracy_i{intensity}_mean"] == 1.0
+        assert r[f"flip.preservation_i{intensity}_mean"] == 1.0
+        # Each edit turns one half from 0 to 1 or back: MSE 0.5, PSNR 10 log10(2).
+        assert r[f"flip.psnr_i{intensity}_mean"] == pytest.approx(10 * math.log10(2))
+        assert r[f"flip.ssim_i{intensity}_mean"] < 0.5
+    assert r["flip.attgan13.labels"] == 2.0            # Male and Eyeglasses are of the 13
+    assert r["flip.attgan13.accuracy_i1_mean"] == 1.0
+    assert r["flip.num_images"] == 40 and r["flip.skipped_adds"] == 0
+
+
+def test_a_judge_blind_to_one_label_scores_its_base_rate():
+    embeddings, truth = _data()
+
+    def half_blind(images):
+        probs = _judge(images).copy()
+        probs[:, 1] = 0.0                       # never sees Eyeglasses
+        return probs
+
+    r = protocol.flip_protocol(embeddings, truth, _decode, half_blind, _gaussians(), seed=0,
+                               filter_size=3)
+    # A flip is judged right only where Eyeglasses is removed: the images that had it.
+    assert r["per_label.Eyeglasses.flip_accuracy_i1"] == pytest.approx(truth[:, 1].mean())
+    assert r["per_label.Eyeglasses.flip_add_accuracy_i1"] == 0.0
+    assert r["per_label.Eyeglasses.flip_remove_accuracy_i1"] == 1.0
+    assert r["per_label.Male.flip_accuracy_i1"] == 1.0
+    assert r["flip.accuracy_i1_mean"] == pytest.approx((1.0 + truth[:, 1].mean()) / 2)
+
+
+def test_a_decoder_that_ignores_a_slot_preserves_pixels_and_fails_that_label():
+    embeddings, truth = _data()
+
+    def ignores_male(codes):
+        codes = np.array(codes, copy=True)
+        codes[:, 0] = 0.0
+        return _decode(codes)
+
+    r = protocol.flip_protocol(embeddings, truth, ignores_male, _judge, _gaussians(), seed=0,
+                               filter_size=3)
+    assert r["per_label.Male.flip_psnr_i1"] == protocol.MAX_PSNR       # nothing changed
+    assert r["per_label.Male.flip_ssim_i1"] == pytest.approx(1.0)
+    # Male always looks absent: only its removals (the images that had it) succeed.
+    assert r["per_label.Male.flip_accuracy_i1"] == pytest.approx(truth[:, 0].mean())
+
+
+def test_a_label_no_training_image_had_is_only_removed():
+    embeddings, truth = _data()
+    r = protocol.flip_protocol(embeddings, truth, _decode, _judge, _gaussians((5, 0)), seed=0,
+                               filter_size=3)
+    assert r["flip.skipped_adds"] == float((truth[:, 1] == 0).sum())
+    assert r["per_label.Eyeglasses.flip_accuracy_i1"] == 1.0       # the removals alone
+    assert math.isnan(r["per_label.Eyeglasses.flip_add_accuracy_i1"])
