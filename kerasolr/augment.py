@@ -32,3 +32,11 @@ def random_blur(images, rate: float = 0.5, min_sigma: float = 0.5, max_sigma: fl
     sigma = tf.random.uniform([], min_sigma, max_sigma, seed=seed)
     chosen = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], seed=seed) < rate
     return tf.where(chosen, gaussian_blur(images, sigma), images)
+
+
+def random_flip(images, seed: int | None = None):
+    """Mirrors a random half of `(batch, h, w, c)` images left to right (face
+    attributes do not change with the side they are on)."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    chosen = tf.random.uniform([tf.shape(images)[0], 1, 1, 1], seed=seed) < 0.5
+    return tf.where(chosen, tf.reverse(images, axis=[2]), images)

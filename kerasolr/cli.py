@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="labels whose slot is multiplied by --scale (repeatable)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="factor for added samples and emphasised slots (default 1.0)")
+    p.add_argument("--intensity", type=float, default=1.0,
+                   help="how far --add / --remove move a slot towards its target: 1 the "
+                        "paper's edit, 2 as far again (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--out", default="edited.png", help="output PNG (default: edited.png)")
 
@@ -214,7 +217,7 @@ def main(argv=None) -> int:
 
             paths = edit_image(args.run, args.image, args.out, _names(args.add),
                                _names(args.remove), _names(args.emphasise), args.scale,
-                               args.seed)
+                               args.seed, args.intensity)
             print(f"edited image: {paths['edited']}\nside by side: {paths['comparison']}")
         elif args.command == "generate":
             from kerasolr.inference import generate_images

@@ -37,7 +37,6 @@ selects dimensions). Every variant is in `compare.json` too.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -309,17 +308,6 @@ def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
             {model: total / count for model, total in ssim_sums.items()}, np.concatenate(ids))
 
 
-def _best_epoch(folder: RunDir, fit: str) -> float:
-    """The epoch of lowest validation loss in `history_<fit>.csv` (NaN without one)."""
-    path = folder.history_path(fit)
-    if not os.path.exists(path):
-        return float("nan")
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    losses = [float(row["val_loss"]) for row in rows if row.get("val_loss")]
-    return float(np.argmin(losses) + 1) if losses else float("nan")
-
-
 def _predict(model):
     """A numpy-returning inference function of `model` (traced once per shape)."""
 
@@ -411,7 +399,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
             metrics["recon.ssim"] = ssims[model]
         metrics["timing.train_seconds"] = float(specs[model][2])
         if model in VAE_PARTS:
-            metrics["train.epochs_chosen"] = _best_epoch(baselines, model)
+            metrics["train.epochs_chosen"] = baselines.best_epoch(model)
         metrics["representation.dimensions"] = float(train_codes[model].shape[1])
         results[model] = metrics
 

@@ -224,7 +224,10 @@ class EditConfig:
         scale: Emphasis factor `s > 1` for the scale edit.
         judge_filters: Filters of the independent attribute classifier that
             judges edited and generated images.
-        judge_epochs: Its training epochs (on clean training images).
+        judge_epochs: The most epochs it trains (on clean training images,
+            half mirrored, half blurred); the epoch is chosen on validation.
+        judge_patience: Epochs without a better validation loss before the
+            judge stops (the best epoch's weights are kept).
         judge_seed: Its seed (different from the run's, so it is independent).
         threshold: Probability above which the judge says a label is present.
         protocol_images: Test images of the AttGAN / STGAN edit protocol
@@ -238,8 +241,9 @@ class EditConfig:
     judge_filters: tuple[int, ...] = (16, 32, 48, 64)
     judge_epochs: int = 4
     judge_seed: int = 1234
+    judge_patience: int = 2
     threshold: float = 0.5
-    protocol_images: int = 1000
+    protocol_images: int = 500
 
 
 @dataclass(frozen=True)

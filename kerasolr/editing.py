@@ -7,7 +7,11 @@ images that have it (paper eq. 4-5). An embedding `(L, k)` is edited by:
 - `scale_label`: its slot multiplied by `s` (emphasis when `s > 1`);
 - `slerp`: spherical interpolation between two slot vectors (from the ATNL paper);
 and `generate` builds embeddings from labels alone (wanted slots sampled, zeros
-elsewhere). All functions are pure numpy; randomness comes from a `seed`.
+elsewhere). `LabelStructure` and `structured_edit` change one label the way the
+training labels say labels go together: what the new label excludes is
+removed, what it implies is added (and, removing it, what implies it goes
+too), each changed slot resampled. All functions are pure numpy; randomness
+comes from a `seed`.
 
 Reference: paper section 4.5, eq. 4-5, Fig. 7-8.
 """
@@ -239,3 +243,125 @@ def generate(label_sets, gaussians: LabelGaussians, seed: int,
         if len(rows):
             out[rows, label] = scale * gaussians.sample(label, len(rows), seed + 7919 * label)
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelStructure:
+    """Which labels exclude or imply each other, read off the training labels.
+
+    Attributes:
+        names: The L label names.
+        implies: `(L, L)` booleans: `implies[a, b]`, label `a` present means
+            `b` present (`P(b | a) >= 1 - tolerance`).
+        excludes: `(L, L)` booleans: `excludes[a, b]`, `a` present means `b`
+            absent (`P(b | a) <= tolerance`, `b` common enough to matter).
+    """
+
+    names: tuple[str, ...]
+    implies: np.ndarray
+    excludes: np.ndarray
+
+    def pairs(self, kind: str) -> list[tuple[str, str]]:
+        """`(a, b)` names of every `"implies"` or `"excludes"` pair."""
+        matrix = {"implies": self.implies, "excludes": self.excludes}[kind]
+        return [(self.names[a], self.names[b]) for a, b in zip(*np.nonzero(matrix), strict=True)]
+
+
+def label_structure(labels, names, tolerance: float = 0.02, min_count: int = 20
+                    ) -> LabelStructure:
+    """`LabelStructure` of `(n, L)` training labels.
+
+    Args:
+        labels: `(n, L)` binary labels.
+        names: The L names.
+        tolerance: How far from 0 or 1 a conditional frequency may be.
+        min_count: Labels present in fewer images imply and exclude nothing
+            (their frequencies are too noisy), and a label is excluded only
+            if at least `min_count` images have it.
+    """
+    labels = np.asarray(labels) > 0.5
+    counts = labels.sum(axis=0).astype(np.float64)
+    together = labels.T.astype(np.float64) @ labels.astype(np.float64)     # (L, L)
+    given = together / np.maximum(counts[:, None], 1.0)                     # P(b | a)
+    trusted = counts >= min_count
+    off_diagonal = ~np.eye(len(counts), dtype=bool)
+    implies = (given >= 1.0 - tolerance) & trusted[:, None] & off_diagonal
+    excludes = (given <= tolerance) & trusted[:, None] & trusted[None, :] & off_diagonal
+    return LabelStructure(tuple(names), implies, excludes)
+
+
+def structured_targets(current, label: int, add, structure: LabelStructure) -> np.ndarray:
+    """The label sets after setting `label` (present where `add`, absent
+    elsewhere) and following the structure until nothing more changes: a label
+    set present adds what it implies and removes what it excludes or what
+    excludes it (either way the two do not go together); a label set absent
+    removes what implies it.
+
+    Args:
+        current: `(n, L)` the images' current labels.
+        label: The label edited.
+        add: `(n,)` booleans.
+        structure: The `LabelStructure`.
+
+    Returns:
+        `(n, L)` booleans.
+    """
+    target = np.array(np.asarray(current) > 0.5, copy=True)
+    add = np.asarray(add, bool)
+    target[:, label] = add
+    fixed = np.zeros_like(target)          # labels the edit has decided, never flipped back
+    fixed[:, label] = True
+    for _ in range(target.shape[1]):
+        before = target.copy()
+        present = target & fixed
+        absent = ~target & fixed
+        # Present labels: add what they imply, remove what they exclude.
+        implied = (present.astype(np.int64) @ structure.implies.astype(np.int64)) > 0
+        clash = (structure.excludes | structure.excludes.T).astype(np.int64)
+        excluded = (present.astype(np.int64) @ clash) > 0
+        # Absent labels: remove every label that implies them.
+        implying = (absent.astype(np.int64) @ structure.implies.T.astype(np.int64)) > 0
+        free = ~fixed
+        target = np.where(free & implied, True, target)
+        target = np.where(free & (excluded | implying), False, target)
+        fixed |= target != before
+        if np.array_equal(target, before):
+            break
+    return target
+
+
+def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int,
+               intensity: float = 1.0) -> np.ndarray:
+    """Moves every slot whose label changes from `current` to `target`
+    towards a sample of its Gaussian (added) or zeros (removed), by
+    `s + intensity (g - s)`; the other slots stay as they are.
+
+    Args:
+        embeddings: `(n, L, k)`.
+        current, target: `(n, L)` label sets before and after.
+        gaussians: The label Gaussians; an added label with no training image
+            raises `ValueError` (it cannot be sampled).
+        seed: Sampling seed (mixed with the label).
+        intensity: `t` of `s + t (g - s)`.
+    """
+    out = np.array(embeddings, np.float32, copy=True)
+    current = np.asarray(current) > 0.5
+    target = np.asarray(target) > 0.5
+    for label in np.flatnonzero((current != target).any(axis=0)):
+        rows = np.flatnonzero(current[:, label] != target[:, label])
+        goal = np.zeros((len(rows), out.shape[-1]), np.float32)
+        adds = target[rows, label]
+        if adds.any():
+            goal[adds] = gaussians.sample(int(label), int(adds.sum()), seed)
+        slot = out[rows, label]
+        out[rows, label] = slot + intensity * (goal - slot)
+    return out
+
+
+def structured_edit(embeddings, current, label: int, add, gaussians: LabelGaussians,
+                    structure: LabelStructure, seed: int, intensity: float = 1.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Sets `label` (present where `add`) with `structured_targets` and
+    `set_labels`; returns `(edited embeddings, target label sets)`."""
+    target = structured_targets(current, label, add, structure)
+    return set_labels(embeddings, current, target, gaussians, seed, intensity), target

@@ -53,7 +53,7 @@ def _label_ids(gaussians: editing.LabelGaussians, names) -> list[int]:
 
 
 def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), emphasise=(),
-               scale: float = 1.0, seed: int = 0) -> dict[str, str]:
+               scale: float = 1.0, seed: int = 0, intensity: float = 1.0) -> dict[str, str]:
     """Embeds an image, edits its embedding and writes the decoded result.
 
     Args:
@@ -65,6 +65,10 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         emphasise: Label names whose slot is multiplied by `scale`.
         scale: Factor for added samples and emphasised slots.
         seed: Sampling seed.
+        intensity: How far an added or removed slot moves from its value `s`
+            towards the edit's target `g`: `s + intensity (g - s)` (1: the
+            paper's edit; 2: as far again, AttGAN's slide mode; below 1: part
+            of the way).
 
     Returns:
         `{"edited": out_path, "comparison": <out>_comparison.png}`; the second
@@ -74,6 +78,8 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         raise ValueError("nothing to do: give at least one of --add, --remove, --emphasise")
     if scale <= 0:
         raise ValueError(f"scale={scale} is invalid: expected > 0")
+    if intensity <= 0:
+        raise ValueError(f"intensity={intensity} is invalid: expected > 0")
     run = RunDir(run_dir)
     config, decoder, gaussians = _models(run)
     overlap = set(add) & set(remove)
@@ -85,10 +91,12 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     encoder = run.load_model("encoder")
     embedding = encoder(image[None], training=False).numpy()
     edited = embedding
+    # Each target differs from `edited` in one slot only, so this moves that slot.
     for i, label in enumerate(add_ids):
-        edited = editing.add_label(edited, label, gaussians, seed + i, scale)
+        target = editing.add_label(edited, label, gaussians, seed + i, scale)
+        edited = edited + intensity * (target - edited)
     for label in remove_ids:
-        edited = editing.remove_label(edited, label)
+        edited = edited + intensity * (editing.remove_label(edited, label) - edited)
     for label in emphasise_ids:
         edited = editing.scale_label(edited, label, scale)
     reconstruction = decode(decoder, embedding)
@@ -97,7 +105,8 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     stem, _ = os.path.splitext(out_path)
     comparison = f"{stem}_comparison.png"
     title = " ".join([*(f"+{n}" for n in add), *(f"-{n}" for n in remove),
-                      *(f"{n} x{scale:g}" for n in emphasise)])
+                      *(f"{n} x{scale:g}" for n in emphasise)]
+                     + ([f"(intensity {intensity:g})"] if intensity != 1.0 else []))
     size = result.shape[1]
     plots.save_png(plots.image_grid([[crop_to(image[None], size)[0], reconstruction[0],
                                       result[0]]],

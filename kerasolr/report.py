@@ -55,6 +55,12 @@ KNOWN_FIGURES = (
      "images; paper Fig. 6"),
     ("edits.png", "Label edits",
      "Adding and removing labels by editing the per-label slots; paper Fig. 7-8"),
+    ("flips_i1.png", "Every label flipped (AttGAN / STGAN protocol), intensity 1",
+     "Rows: held-out images; columns: the input, its reconstruction, then each label flipped "
+     "from the ground truth (added where absent, removed where present) by the paper's "
+     "one-slot edit; the flip.* figures of results.json measure exactly these edits"),
+    ("flips_i2.png", "Every label flipped, intensity 2",
+     "The same edits taken twice as far (s + 2 (g - s): twice the sample, or the slot negated)"),
     ("generations.png", "Generations", "Images generated from labels alone"),
     ("slerp.png", "Slot interpolation",
      "Spherical interpolation (slerp) between embeddings, decoded"),

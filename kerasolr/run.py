@@ -303,10 +303,13 @@ def train_judge(run_dir: str) -> keras.Model:
     """Stage 4: the independent attribute classifier that judges decoded images.
 
     Trained on the training images cropped to the decoder's output size, half
-    of them blurred, with its own seed (`edit.judge_seed`) and architecture
-    (`edit.judge_filters`), so its errors are not the run classifier's and blur
-    alone does not change its decisions (docs/decoder.md). Skipped when
-    `judge.keras` exists.
+    of them mirrored and half blurred, with its own seed (`edit.judge_seed`)
+    and architecture (`edit.judge_filters`), so its errors are not the run
+    classifier's and blur alone does not change its decisions
+    (docs/decoder.md); its epochs are chosen on the validation split (early
+    stopping after `edit.judge_patience` epochs without a better validation
+    loss, at most `edit.judge_epochs`, the best epoch's weights kept).
+    Skipped when `judge.keras` exists.
 
     Returns:
         The judge.
@@ -319,7 +322,8 @@ def train_judge(run_dir: str) -> keras.Model:
     names = run.label_names()
     size = int(run.load_model("decoder").output["image"].shape[1])
     e, c, d = config.edit, config.classifier, config.data
-    log(f"judge: {e.judge_epochs} epochs, seed {e.judge_seed}, {size}px crops, half blurred")
+    log(f"judge: at most {e.judge_epochs} epochs (early stopping on validation), seed "
+        f"{e.judge_seed}, {size}px crops, half mirrored, half blurred")
     keras.utils.set_random_seed(e.judge_seed)
     judge_config = ClassifierConfig(filters=e.judge_filters, dense_units=c.dense_units,
                                     epochs=e.judge_epochs, batch_size=c.batch_size,
@@ -328,7 +332,8 @@ def train_judge(run_dir: str) -> keras.Model:
     def crop(images, labels):
         # Half of the images blurred: decoded images are smooth, and the judge
         # should decide on attributes, not on sharpness (docs/decoder.md).
-        return augment.random_blur(crop_to(images, size), seed=e.judge_seed), labels
+        images = augment.random_flip(crop_to(images, size), seed=e.judge_seed)
+        return augment.random_blur(images, seed=e.judge_seed), labels
 
     train_batches = pipeline.classifier_batches(
         pipeline.load_split(d, "train"), c.batch_size, e.judge_seed,
@@ -336,9 +341,12 @@ def train_judge(run_dir: str) -> keras.Model:
     val_batches = pipeline.classifier_batches(
         pipeline.load_split(d, "validation").take(VALIDATION_IMAGES), c.batch_size).map(
         lambda images, labels: (crop_to(images, size), labels))
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=e.judge_patience,
+                                         restore_best_weights=True)
     judge, _ = fit_classifier(judge_config, len(names), size, train_batches, val_batches,
                               tf.distribute.get_strategy(), seed=e.judge_seed,
-                              callbacks=fit_callbacks(run, run, "judge"), verbose=verbosity())
+                              callbacks=fit_callbacks(run, run, "judge", extra=[stop]),
+                              verbose=verbosity())
     save_finished(judge, run, "judge")
     run.record_timing("judge_seconds", time.time() - start)
     return judge
@@ -409,6 +417,7 @@ def evaluate(run_dir: str) -> dict[str, float]:
 
     if judge is not None:
         results.update(_reconstruction_and_edits(run, config, names, test_emb, probs, judge))
+        results["judge.epochs_chosen"] = run.best_epoch("judge")
         log("evaluate: reconstructions of the validation split")
         results.update(validation_keys(_reconstruction(run, config, names, "validation",
                                                        val_emb, classifier, judge)))
@@ -471,12 +480,15 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, p
                                          sections.decode_and_judge(decoder, judge), gaussians,
                                          e, seeds, lambda codes: decode(decoder, codes)))
     n = min(e.protocol_images, len(embeddings))
-    log(f"evaluate: the AttGAN/STGAN protocol: every label of {n} held-out images flipped, "
-        "intensity 1 and 2")
-    results.update(flip_protocol(
-        embeddings[:n], truth[:n], lambda codes: decode(decoder, codes),
-        lambda images: np.asarray(judge(images, training=False)), gaussians, seeds.protocol,
-        e.threshold, filter_size=config.decoder.ssim_filter_size))
+    structure = editing.label_structure(run.load_embeddings("train")["labels"], names)
+    for mode, name in ((None, "flip"), (structure, "flip_structured")):
+        log(f"evaluate: the AttGAN/STGAN protocol ({name}): every label of {n} held-out "
+            "images flipped, intensity 1 and 2")
+        results.update(flip_protocol(
+            embeddings[:n], truth[:n], lambda codes: decode(decoder, codes),
+            lambda images: np.asarray(judge(images, training=False)), gaussians,
+            seeds.protocol, e.threshold, filter_size=config.decoder.ssim_filter_size,
+            structure=mode, name=name))
     rf.save_decoder_figures(run, config.data, names, test_emb, decoder, baselines, gaussians,
                             e, seeds)
     return results

@@ -12,6 +12,7 @@ import numpy as np
 from kerasolr import editing, figures, plots
 from kerasolr.data import pipeline
 from kerasolr.evaluate import NORM_MATRIX, correlation_matrices
+from kerasolr.evaluation import protocol
 from kerasolr.models.decoder import crop_to, decode
 from kerasolr.resume import write_text_atomically
 from kerasolr.rundir import NORM_CORRELATION_CSV, PCA_CSV, RunDir
@@ -24,6 +25,8 @@ GENERATIONS_PER_ROW = 8
 SLERP_STEPS = 8
 STRIP_IMAGES = 10         # images in the PCA strip
 DISAGREEMENT_LABELS = 6   # labels (columns) of the disagreement figure
+FLIP_GRID_IMAGES = 6      # images (rows) of the AttGAN-style flip grids
+FLIP_GRID_LABELS = 16     # labels (columns) flipped in them
 
 
 def write_csv(path: str, header, rows) -> None:
@@ -161,3 +164,34 @@ def save_decoder_figures(run: RunDir, data, names, test_emb, decoder, baselines,
         slerp_titles.append(f"{names[label]}: A ({state}) -> B")
     plots.save_png(figures.slerp_grid(np.stack(slerp_rows), slerp_titles),
                    run.figure_path("slerp.png"))
+    save_flip_grids(run, names, shown, test_emb, decoder, gaussians, seeds)
+
+
+def flip_grid_labels(names, gaussians) -> list[int]:
+    """The labels of the flip grids: AttGAN's 13 where the run has them, else
+    every label (at most `FLIP_GRID_LABELS`), leaving out labels no training
+    image had (they cannot be added)."""
+    attgan = [i for i, name in enumerate(names) if name in protocol.ATTGAN_13]
+    chosen = attgan or list(range(len(names)))
+    return [i for i in chosen if gaussians.counts[i] > 0][:FLIP_GRID_LABELS]
+
+
+def save_flip_grids(run: RunDir, names, shown, test_emb, decoder, gaussians, seeds) -> None:
+    """`figures/flips_i1.png` and `flips_i2.png`, the AttGAN-style grid: rows
+    are held-out images, columns the input, its reconstruction and each label
+    flipped from its ground truth (the protocol's one-slot edit) at intensity
+    1 and 2."""
+    size = int(decoder.output["image"].shape[1])
+    rows = min(FLIP_GRID_IMAGES, len(shown))
+    embeddings = test_emb["embeddings"][:rows]
+    truth = test_emb["clean_labels"][:rows] > 0.5
+    labels = flip_grid_labels(names, gaussians)
+    for intensity in protocol.INTENSITIES:
+        edits = {f"flip {names[j]}": decode(decoder, protocol.intensity_edit(
+                     embeddings, j, ~truth[:, j], gaussians, seeds.protocol, intensity))
+                 for j in labels}
+        plots.save_png(figures.edit_grid(
+            crop_to(shown[:rows], size), decode(decoder, embeddings), edits,
+            title=f"Each label flipped from the ground truth (added where absent, removed "
+                  f"where present), intensity {intensity:g}"),
+            run.figure_path(f"flips_i{intensity:g}.png"))

@@ -34,6 +34,7 @@ renamed into place, so a killed process never leaves a half file.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -313,6 +314,17 @@ class RunDir:
 
     def history_path(self, fit: str) -> str:
         return self.file(f"history_{fit}.csv")
+
+    def best_epoch(self, fit: str) -> float:
+        """The epoch of lowest validation loss in `history_<fit>.csv` (what an
+        early-stopped fit kept); NaN without a history or a validation loss."""
+        path = self.history_path(fit)
+        if not os.path.exists(path):
+            return float("nan")
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        losses = [float(row["val_loss"]) for row in rows if row.get("val_loss")]
+        return float(losses.index(min(losses)) + 1) if losses else float("nan")
 
     def tensorboard_dir(self, fit: str) -> str:
         return self.file(TENSORBOARD_DIR, fit)

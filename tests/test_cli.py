@@ -118,7 +118,8 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
                  "label_gaussians.npz", "norm_correlation.csv", "pca.csv", "report.html",
                  "history_decoder.csv", "figures/norm_correlation.png", "figures/pca_strip.png",
                  "figures/reconstructions.png", "figures/edits.png", "figures/generations.png",
-                 "figures/slerp.png", "figures/training/reconstructions_latest.png",
+                 "figures/slerp.png", "figures/flips_i1.png", "figures/flips_i2.png",
+                 "figures/training/reconstructions_latest.png",
                  "figures/training/edits_latest.png",
                  "figures/training/norm_correlation_epoch002.png"):
         assert os.path.exists(os.path.join(run_dir, name)), name
@@ -132,8 +133,11 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     # The AttGAN / STGAN protocol: every label of every test image flipped, two intensities.
     assert results["flip.num_images"] == 64 and results["flip.attgan13.labels"] == 9
     for key in ("flip.accuracy_i1_mean", "flip.accuracy_i2_mean", "flip.preservation_i1_mean",
-                "flip.ssim_i2_mean", "per_label.Smiling.flip_accuracy_i2"):
+                "flip.ssim_i2_mean", "per_label.Smiling.flip_accuracy_i2",
+                "flip_structured.accuracy_i1_mean", "flip_structured.preservation_i2_mean"):
         assert 0.0 <= results[key] <= 1.0, key
+    assert results["flip_structured.co_changed_mean"] >= 0.0
+    assert results["judge.epochs_chosen"] == 1.0               # tiny: judge_epochs=1
     for key in ("edit.add_success", "edit.remove_success", "generation.accuracy",
                 "per_label.Smiling.add_success"):
         assert key in results, key       # NaN allowed: a 1-epoch judge may see no case
@@ -168,6 +172,10 @@ def _check_edit_and_generate(run_dir, tmp_path, capsys):
                  "Eyeglasses", "--scale", "1.5", "--out", out]) == 0
     edited = np.asarray(Image.open(out))
     assert edited.shape == (30, 30, 3)
+    stronger = str(tmp_path / "stronger.png")
+    assert main(["edit", path, "--run", run_dir, "--add", "Smiling", "--remove", "Eyeglasses",
+                 "--scale", "1.5", "--intensity", "2", "--out", stronger]) == 0
+    assert not np.array_equal(np.asarray(Image.open(stronger)), edited)
     assert os.path.exists(str(tmp_path / "edited_comparison.png"))
     gen = str(tmp_path / "gen.png")
     assert main(["generate", "--run", run_dir, "--labels", "Male,Smiling", "--num", "3",

@@ -103,3 +103,72 @@ def test_a_label_no_training_image_had_is_only_removed():
     assert r["flip.skipped_adds"] == float((truth[:, 1] == 0).sum())
     assert r["per_label.Eyeglasses.flip_accuracy_i1"] == 1.0       # the removals alone
     assert math.isnan(r["per_label.Eyeglasses.flip_add_accuracy_i1"])
+
+
+def _structured_labels(n=400, seed=0):
+    """A and B never together; C always comes with D; E independent."""
+    rng = np.random.default_rng(seed)
+    hair = rng.integers(0, 3, n)                       # 0: A, 1: B, 2: neither
+    c = rng.random(n) < 0.3
+    d = c | (rng.random(n) < 0.3)
+    e = rng.random(n) < 0.5
+    return np.stack([hair == 0, hair == 1, c, d, e], axis=1).astype(np.float32)
+
+
+def test_label_structure_finds_exclusions_and_implications():
+    s = editing.label_structure(_structured_labels(), ("A", "B", "C", "D", "E"))
+    assert set(s.pairs("excludes")) == {("A", "B"), ("B", "A")}
+    assert s.pairs("implies") == [("C", "D")]
+    rare = _structured_labels()
+    rare[:, 2] = 0
+    rare[:5, 2] = 1                                   # C in 5 images: too few to trust
+    assert editing.label_structure(rare, "ABCDE").pairs("implies") == []
+
+
+def test_structured_targets_follow_the_structure():
+    s = editing.label_structure(_structured_labels(), ("A", "B", "C", "D", "E"))
+    current = np.array([[0, 1, 0, 0, 1],      # has B: adding A removes B
+                        [0, 0, 0, 0, 0],      # adding C adds D
+                        [0, 0, 1, 1, 0]],     # removing D removes C
+                       bool)
+    np.testing.assert_array_equal(
+        editing.structured_targets(current[:1], 0, [True], s), [[1, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(
+        editing.structured_targets(current[1:2], 2, [True], s), [[0, 0, 1, 1, 0]])
+    np.testing.assert_array_equal(
+        editing.structured_targets(current[2:], 3, [False], s), [[0, 0, 0, 0, 0]])
+    # Removing A changes nothing else (nothing implies A).
+    np.testing.assert_array_equal(
+        editing.structured_targets([[1, 0, 0, 0, 0]], 0, [False], s), [[0, 0, 0, 0, 0]])
+
+
+def test_set_labels_moves_only_the_changed_slots():
+    names = ("A", "B", "C")
+    g = editing.LabelGaussians(names, np.full((3, 1), 2.0), np.zeros((3, 1, 1)),
+                               np.array([5, 5, 5]))
+    embeddings = np.array([[[0.0], [1.5], [0.7]]], np.float32)
+    out = editing.set_labels(embeddings, [[0, 1, 1]], [[1, 0, 1]], g, seed=0)
+    np.testing.assert_allclose(out[0, :, 0], [2.0, 0.0, 0.7])
+    twice = editing.set_labels(embeddings, [[0, 1, 1]], [[1, 0, 1]], g, seed=0, intensity=2.0)
+    np.testing.assert_allclose(twice[0, :, 0], [4.0, -1.5, 0.7])
+
+
+def test_structured_protocol_does_not_count_on_purpose_changes_against_preservation():
+    names = ("A", "B")
+    truth = np.array([[1, 0], [0, 1], [0, 0]] * 20, np.float32)     # A and B exclusive
+    structure = editing.label_structure(truth, names)
+    g = editing.LabelGaussians(names, np.ones((2, 1)), np.zeros((2, 1, 1)), np.array([20, 20]))
+    embeddings = truth[:, :, None].copy()
+    one_slot = protocol.flip_protocol(embeddings, truth, _decode, _judge, g, seed=0,
+                                      filter_size=3)
+    structured = protocol.flip_protocol(embeddings, truth, _decode, _judge, g, seed=0,
+                                        filter_size=3, structure=structure,
+                                        name="flip_structured")
+    # Adding A to a B image: the one-slot edit leaves B (A and B both shown, B kept),
+    # the structured edit removes B on purpose, so neither counts against it.
+    assert structured["flip_structured.accuracy_i1_mean"] == 1.0
+    assert structured["flip_structured.preservation_i1_mean"] == 1.0
+    assert one_slot["flip.preservation_i1_mean"] == 1.0
+    # A third of the flips (adding A to a B image, or B to an A image) also remove the other.
+    assert structured["flip_structured.co_changed_mean"] == pytest.approx(1 / 3)
+    assert "flip.co_changed_mean" not in one_slot

@@ -90,7 +90,9 @@ def _mean(values) -> float:
 
 def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaussians,
                   seed: int, threshold: float = 0.5, intensities=INTENSITIES,
-                  filter_size: int = 7, batch_size: int = 256) -> dict[str, float]:
+                  filter_size: int = 7, batch_size: int = 256,
+                  structure: editing.LabelStructure | None = None,
+                  name: str = "flip") -> dict[str, float]:
     """The protocol on every image and every label.
 
     Args:
@@ -106,16 +108,25 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
         intensities: The `t` values measured.
         filter_size: SSIM window.
         batch_size: Embeddings decoded at once.
+        structure: `None`: the paper's one-slot edit (`intensity_edit`).
+            A `LabelStructure`: `editing.structured_edit` from the image's
+            ground truth, which also changes the labels the flipped one
+            excludes or implies; preservation then counts only the labels the
+            edit did not set on purpose, and `<name>.co_changed_mean` is how
+            many it set besides the target.
+        name: Key prefix (`"flip"`; `"flip_structured"` for the structured
+            mode).
 
     Returns:
-        `per_label.<Name>.flip_{accuracy,add_accuracy,remove_accuracy,
+        `per_label.<Name>.<name>_{accuracy,add_accuracy,remove_accuracy,
         preservation,ssim,psnr}_i<t>`, their means over labels
-        `flip.<same>_i<t>_mean`, the same means over the labels of
-        `ATTGAN_13` the run has (`flip.attgan13.*`, with
-        `flip.attgan13.labels`), `flip.num_images` and `flip.skipped_adds`.
+        `<name>.<same>_i<t>_mean`, the same means over the labels of
+        `ATTGAN_13` the run has (`<name>.attgan13.*`, with
+        `<name>.attgan13.labels`), `<name>.num_images` and `<name>.skipped_adds`.
     """
     embeddings = np.asarray(embeddings, np.float32)
     names = list(gaussians.names)
+    current = np.asarray(truth) > 0.5
     targets = flip_targets(truth)
     n = len(embeddings)
     base_images, base_decisions = [], []
@@ -126,50 +137,64 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
     base_images = np.concatenate(base_images)
     base = np.concatenate(base_decisions)
     results: dict[str, float] = {}
-    skipped = 0
-    for label, name in enumerate(names):
+    skipped, co_changed = 0, []
+    for label, label_name in enumerate(names):
         possible = targets[:, label] == 0 if gaussians.counts[label] == 0 else np.ones(n, bool)
         skipped += int((~possible).sum())
         rows = np.flatnonzero(possible)
         add = targets[rows, label]
         others = np.arange(len(names)) != label
         for intensity in intensities:
-            edited = intensity_edit(embeddings[rows], label, add, gaussians, seed, intensity)
+            if structure is None:
+                edited = intensity_edit(embeddings[rows], label, add, gaussians, seed,
+                                        intensity)
+                on_purpose = np.zeros((len(rows), len(names)), bool)
+            else:
+                edited, target = editing.structured_edit(
+                    embeddings[rows], current[rows], label, add, gaussians, structure, seed,
+                    intensity)
+                on_purpose = target != current[rows]
+                if intensity == intensities[0]:
+                    co_changed.append(on_purpose.sum(axis=1) - 1)
             hit, kept, ssims, psnrs = [], [], [], []
             for start in range(0, len(rows), batch_size):
                 part = slice(start, start + batch_size)
                 images = np.asarray(decode(edited[part]))
                 decided = np.asarray(judge(images)) > threshold
                 hit.append(decided[:, label] == add[part])
-                kept.append(decided[:, others] == base[rows[part]][:, others])
+                same = decided[:, others] == base[rows[part]][:, others]
+                kept.append(same[~on_purpose[part][:, others]])
                 ssim, psnr = pixel_similarity(images, base_images[rows[part]], filter_size)
                 ssims.append(ssim)
                 psnrs.append(psnr)
             hit = np.concatenate(hit) if hit else np.zeros(0, bool)
             suffix = f"_i{intensity:g}"
-            key = f"per_label.{name}.flip_"
+            key = f"per_label.{label_name}.{name}_"
             results[key + "accuracy" + suffix] = float(hit.mean()) if len(hit) else np.nan
             results[key + "add_accuracy" + suffix] = (float(hit[add].mean()) if add.any()
                                                       else np.nan)
             results[key + "remove_accuracy" + suffix] = (float(hit[~add].mean())
                                                          if (~add).any() else np.nan)
-            results[key + "preservation" + suffix] = (float(np.concatenate(kept).mean())
-                                                      if kept and others.any() else np.nan)
+            kept = np.concatenate(kept) if kept else np.zeros(0, bool)
+            results[key + "preservation" + suffix] = float(kept.mean()) if len(kept) else np.nan
             results[key + "ssim" + suffix] = _mean(np.concatenate(ssims)) if ssims else np.nan
             results[key + "psnr" + suffix] = _mean(np.concatenate(psnrs)) if psnrs else np.nan
-    attgan = [name for name in names if name in ATTGAN_13]
+    attgan = [label_name for label_name in names if label_name in ATTGAN_13]
     for metric in ("accuracy", "add_accuracy", "remove_accuracy", "preservation", "ssim",
                    "psnr"):
         for intensity in intensities:
             suffix = f"_i{intensity:g}"
-            values = {name: results[f"per_label.{name}.flip_{metric}{suffix}"]
-                      for name in names}
-            results[f"flip.{metric}{suffix}_mean"] = _mean(list(values.values()))
+            values = {label_name: results[f"per_label.{label_name}.{name}_{metric}{suffix}"]
+                      for label_name in names}
+            results[f"{name}.{metric}{suffix}_mean"] = _mean(list(values.values()))
             if attgan:
-                results[f"flip.attgan13.{metric}{suffix}_mean"] = _mean(
-                    [values[name] for name in attgan])
+                results[f"{name}.attgan13.{metric}{suffix}_mean"] = _mean(
+                    [values[label_name] for label_name in attgan])
     if attgan:
-        results["flip.attgan13.labels"] = float(len(attgan))
-    results["flip.num_images"] = float(n)
-    results["flip.skipped_adds"] = float(skipped)
+        results[f"{name}.attgan13.labels"] = float(len(attgan))
+    if structure is not None:
+        results[f"{name}.co_changed_mean"] = (_mean(np.concatenate(co_changed))
+                                              if co_changed else np.nan)
+    results[f"{name}.num_images"] = float(n)
+    results[f"{name}.skipped_adds"] = float(skipped)
     return results
