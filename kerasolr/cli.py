@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "OUT/results_seeds.json")
     p.add_argument("--out", required=True, help="folder of the runs (OUT/seed_<s>/)")
     p.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3, >= 2)")
+    p.add_argument("--aggregate", action="store_true",
+                   help="only aggregate the seed runs already finished under OUT (e.g. after "
+                        "re-evaluating them); trains and evaluates nothing")
     config_args(p)
 
     p = sub.add_parser("demo", help="the whole chain on synthfaces: train, embed, decoders, "
@@ -248,9 +251,10 @@ def main(argv=None) -> int:
             print(f"comparison: {os.path.join(args.out, COMPARE_FILE)}")
         elif args.command == "repeat":
             from kerasolr.distribute import is_chief
-            from kerasolr.repeat import format_table, repeat
+            from kerasolr.repeat import format_table, repeat, summarize
 
-            aggregated = repeat(config, args.out, args.seeds, strategy)
+            aggregated = (summarize(args.out, args.seeds, config.seed) if args.aggregate
+                          else repeat(config, args.out, args.seeds, strategy))
             if is_chief(strategy):
                 print(format_table(aggregated))
             print(f"intervals: {os.path.join(args.out, SEEDS_RESULTS_FILE)}")

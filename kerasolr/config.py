@@ -197,6 +197,17 @@ class DecoderConfig:
         baselines: Also train the two baselines (probabilities-only decoder
             and a same-bottleneck autoencoder).
         every: Save visual checks (PNG + TensorBoard) every this many epochs.
+        feature_weight: Weight of a feature-matching term added to eq. 3 for
+            the OLR decoder: the mean squared difference between the run
+            classifier's convolutional features of the target and of the
+            decoded image (no downloaded weights). 0 (the paper) turns it off.
+        adversarial_weight: Weight of a non-saturating adversarial term added
+            to eq. 3 for the OLR decoder, from a PatchGAN-style discriminator
+            trained alongside it. 0 (the paper) turns it off.
+        discriminator_filters: Filters of the discriminator's stride-2
+            4x4 convolutions (each block halves the side).
+        discriminator_learning_rate: Its Adam learning rate (beta_1 0.5,
+            pix2pix's setting).
     """
 
     dense_channels: int = 512
@@ -212,6 +223,10 @@ class DecoderConfig:
     ssim_max_val: float = 1.0
     baselines: bool = True
     every: int = 1
+    feature_weight: float = 0.0
+    adversarial_weight: float = 0.0
+    discriminator_filters: tuple[int, ...] = (32, 64, 128)
+    discriminator_learning_rate: float = 2e-4
 
 
 @dataclass(frozen=True)
@@ -410,6 +425,13 @@ class RunConfig:
                "decoder.output_activation", dec.output_activation,
                "one of linear, relu, sigmoid")
         _check(0.0 <= dec.alpha <= 1.0, "decoder.alpha", dec.alpha, "in [0, 1]")
+        _check(dec.feature_weight >= 0.0, "decoder.feature_weight", dec.feature_weight, ">= 0")
+        _check(dec.adversarial_weight >= 0.0, "decoder.adversarial_weight",
+               dec.adversarial_weight, ">= 0")
+        _check(len(dec.discriminator_filters) >= 1
+               and all(f >= 1 for f in dec.discriminator_filters),
+               "decoder.discriminator_filters", dec.discriminator_filters,
+               "a non-empty list of positive ints")
         from kerasolr.geometry import decoder_geometry
 
         try:

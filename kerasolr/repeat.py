@@ -106,6 +106,30 @@ def repeat(config, out_dir: str, seeds: int, strategy=None) -> dict[str, dict]:
             results[seed] = RunDir(path).read_results()
     if not is_chief(strategy):
         return {}
+    return _write(out_dir, results)
+
+
+def summarize(out_dir: str, seeds: int, first_seed: int = 0) -> dict[str, dict]:
+    """Aggregates the finished seed runs `OUT/seed_<first_seed>` ...
+    `OUT/seed_<first_seed + seeds - 1>` as `repeat` does, without running
+    anything (e.g. after re-evaluating them with `kerasolr evaluate`).
+
+    Raises:
+        FileNotFoundError: Naming the first seed run without `results.json`.
+    """
+    if seeds < 2:
+        raise ValueError(f"--seeds must be >= 2 for an interval, got {seeds}")
+    results = {}
+    for seed in range(first_seed, first_seed + seeds):
+        run = RunDir(seed_dir(out_dir, seed))
+        if not os.path.exists(run.results_path):
+            raise FileNotFoundError(f"{run.results_path} not found: seed {seed} is not finished "
+                                    f"(run `kerasolr repeat` without --aggregate)")
+        results[seed] = run.read_results()
+    return _write(out_dir, results)
+
+
+def _write(out_dir: str, results: dict[int, dict[str, float]]) -> dict[str, dict]:
     aggregated = aggregate(results)
     out = RunDir(out_dir)
     write_json_atomically(out.file(SEEDS_RESULTS_FILE), aggregated)

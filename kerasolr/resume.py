@@ -81,11 +81,18 @@ def write_history_csv(path: str, rows: list[dict]) -> None:
 
 def _state_variables(model) -> list:
     """Every variable of a training state: the model's (trainable or not), then
-    the optimizer's (step counter, moments)."""
+    the optimizer's (step counter, moments), then those of any other optimizer
+    the model trains with (`model.extra_optimizers()`, e.g. a discriminator's)."""
     optimizer = model.optimizer
     if optimizer is not None and not optimizer.built:
         optimizer.build(model.trainable_variables)
-    return list(model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+    variables = list(model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+    extra = model.extra_optimizers() if hasattr(model, "extra_optimizers") else []
+    for other, trained in extra:
+        if not other.built:
+            other.build(trained)
+        variables += list(other.variables)
+    return variables
 
 
 def save_training_state(model, path: str) -> None:

@@ -229,14 +229,23 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
     def decoder_for(input_shape, name):
         return lambda: decoder_from_config(dec, input_shape, d.image_size, name)
 
+    # The sharper-decoding terms, when asked for, apply to all three decoders alike.
+    terms = "".join([f", feature matching x{dec.feature_weight:g}" if dec.feature_weight else "",
+                     f", adversarial x{dec.adversarial_weight:g}" if dec.adversarial_weight
+                     else ""])
+    with strategy.scope():
+        feature_classifier = run.load_model("classifier") if dec.feature_weight > 0 else None
+
     def fit(name, what, build, train_batches, val_data, figure_fns=None):
-        log(f"{what}: {dec.epochs} epochs, RMSprop {dec.learning_rate:g}, alpha={dec.alpha}")
+        log(f"{what}: {dec.epochs} epochs, RMSprop {dec.learning_rate:g}, alpha={dec.alpha}"
+            + terms)
         extra = []
         if figure_fns:
             extra.append(VisualCheck(figure_fns, out.training_figures_dir, dec.every,
                                      out.tensorboard_dir(name)))
         model, _ = fit_reconstruction(dec, build, train_batches, val_data, strategy,
-                                      fit_callbacks(run, out, name, what, extra), verbosity())
+                                      fit_callbacks(run, out, name, what, extra), verbosity(),
+                                      feature_classifier)
         save_finished(model, out, name)
 
     def skip(name, what) -> bool:

@@ -19,6 +19,7 @@ from kerasolr.models import (
     copy_trunk_weights,
 )
 from kerasolr.models.decoder import ReconstructionTrainer
+from kerasolr.models.discriminator import build_patch_discriminator, classifier_feature_maps
 from kerasolr.resume import EpochCheckpoint, StopOnNaN, remove_checkpoint
 from kerasolr.rundir import RunDir, log
 from kerasolr.seeds import Seeds
@@ -150,11 +151,14 @@ def fit_encoder(config: SiameseConfig, classifier: keras.Model, num_labels: int,
 
 def fit_reconstruction(config: DecoderConfig, build_model, train_batches: tf.data.Dataset,
                        val_batches: tf.data.Dataset | None, strategy: tf.distribute.Strategy,
-                       callbacks=(), verbose="auto") -> tuple[keras.Model, dict]:
-    """Trains a decoder (or a whole autoencoder) with paper eq. 3 and RMSprop.
+                       callbacks=(), verbose="auto", classifier: keras.Model | None = None
+                       ) -> tuple[keras.Model, dict]:
+    """Trains a decoder (or a whole autoencoder) with paper eq. 3 and RMSprop,
+    plus the optional feature-matching and adversarial terms of `config`.
 
     Args:
-        config: Decoder settings (alpha, learning rate, epochs, SSIM settings).
+        config: Decoder settings (alpha, learning rate, epochs, SSIM settings,
+            `feature_weight`, `adversarial_weight`, the discriminator's).
         build_model: A no-argument function returning the model to train (called
             under the strategy's scope); it returns `{"raw", "image"}`.
         train_batches: `(codes, images)` batches; images in [0, 1] at full size.
@@ -162,16 +166,30 @@ def fit_reconstruction(config: DecoderConfig, build_model, train_batches: tf.dat
         strategy: The strategy to build and fit under.
         callbacks: Extra Keras callbacks.
         verbose: Keras verbosity.
+        classifier: The run classifier, needed when `config.feature_weight > 0`.
 
     Returns:
         `(model, history dict)`.
 
     Reference: paper section 4.4 (RMSprop, 1e-4, alpha = 0.5).
     """
+    if config.feature_weight > 0 and classifier is None:
+        raise ValueError("decoder.feature_weight > 0 needs the run classifier's features")
     with strategy.scope():
         model = build_model()
+        size = int(model.output["image"].shape[1])
+        extras = {}
+        if config.feature_weight > 0:
+            extras.update(features=classifier_feature_maps(classifier),
+                          feature_weight=config.feature_weight)
+        if config.adversarial_weight > 0:
+            extras.update(
+                discriminator=build_patch_discriminator(size, config.discriminator_filters),
+                adversarial_weight=config.adversarial_weight,
+                discriminator_optimizer=keras.optimizers.Adam(
+                    config.discriminator_learning_rate, beta_1=0.5))
         trainer = ReconstructionTrainer(model, config.alpha, config.ssim_max_val,
-                                        config.ssim_filter_size)
+                                        config.ssim_filter_size, **extras)
         trainer.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate))
     history = trainer.fit(train_batches, validation_data=val_batches, epochs=config.epochs,
                           callbacks=list(callbacks), verbose=verbose, shuffle=False)

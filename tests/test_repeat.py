@@ -60,3 +60,14 @@ def test_repeat_runs_each_seed_and_writes_intervals(tmp_path, capsys):
         page = f.read()
     assert "kerasolr repeat" in page and "seed_0/report.html" in page
     assert "probe.mean_accuracy" in page
+    # --aggregate: the finished seeds read again, nothing trained or evaluated.
+    os.remove(os.path.join(out, SEEDS_RESULTS_FILE))
+    mtime = os.path.getmtime(seeds[0].results_path)
+    assert main(["repeat", "--out", out, "--seeds", "2", "--aggregate", "--preset", "tiny",
+                 "--set", "siamese.epochs=1"]) == 0
+    with open(os.path.join(out, SEEDS_RESULTS_FILE)) as f:
+        assert json.load(f)["probe.mean_accuracy"] == probe
+    assert os.path.getmtime(seeds[0].results_path) == mtime
+    capsys.readouterr()
+    assert main(["repeat", "--out", out, "--seeds", "3", "--aggregate"]) == 2
+    assert "seed_2/results.json not found: seed 2 is not finished" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from kerasolr.geometry import decoder_geometry
 from kerasolr.layers import Rescale
 from kerasolr.losses import reconstruction_loss, ssim_per_channel
 from kerasolr.models.blocks import BN_MOMENTUM, conv_trunk
+from kerasolr.models.discriminator import feature_matching_loss
 from kerasolr.models.trainer import Trainer
 
 TABLE1_TRANSPOSE = (128, 64, 64, 64, 64)
@@ -121,6 +122,10 @@ class ReconstructionTrainer(Trainer):
     The target is the image cropped centrally to the model's output size; the
     loss is `alpha * (1 - SSIM(target, raw)) + (1 - alpha) * MSE(target, image)`.
     Codes are inputs only: an encoder that produced them is not trained here.
+    Two optional terms make decoding sharper (`kerasolr.models.discriminator`):
+    feature matching on a frozen classifier's convolutional features, and a
+    non-saturating adversarial loss from a PatchGAN discriminator trained in
+    the same step (its own optimizer, checkpointed with the fit).
 
     Args:
         model: A model returning `{"raw": ..., "image": ...}` (the decoder, or
@@ -128,48 +133,108 @@ class ReconstructionTrainer(Trainer):
         alpha: SSIM weight (paper: 0.5).
         ssim_max_val: SSIM dynamic range.
         ssim_filter_size: SSIM window side (clipped to the image).
+        features: `classifier_feature_maps` of the run classifier, or `None`.
+        feature_weight: Weight of the feature-matching term.
+        discriminator: `build_patch_discriminator` for the output side, or `None`.
+        adversarial_weight: Weight of the adversarial term.
+        discriminator_optimizer: The discriminator's optimizer.
     """
 
-    def __init__(self, model, alpha=0.5, ssim_max_val=1.0, ssim_filter_size=11, **kwargs):
+    def __init__(self, model, alpha=0.5, ssim_max_val=1.0, ssim_filter_size=11, features=None,
+                 feature_weight=0.0, discriminator=None, adversarial_weight=0.0,
+                 discriminator_optimizer=None, **kwargs):
         super().__init__(**kwargs)
         self.model = model
         self.alpha = float(alpha)
         self.ssim_max_val = float(ssim_max_val)
         self.ssim_filter_size = int(ssim_filter_size)
         self.output_size = int(model.output["image"].shape[1])
+        self.features = features if feature_weight > 0 else None
+        self.feature_weight = float(feature_weight)
+        self.discriminator = discriminator if adversarial_weight > 0 else None
+        self.adversarial_weight = float(adversarial_weight)
+        if self.discriminator is not None and discriminator_optimizer is None:
+            raise ValueError("an adversarial term needs the discriminator's optimizer")
+        self.discriminator_optimizer = discriminator_optimizer
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.ssim_tracker = keras.metrics.Mean(name="ssim")
+        self.feature_tracker = keras.metrics.Mean(name="feature")
+        self.adversarial_tracker = keras.metrics.Mean(name="adversarial")
+        self.discriminator_tracker = keras.metrics.Mean(name="discriminator")
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.ssim_tracker]
+        metrics = [self.loss_tracker, self.ssim_tracker]
+        if self.features is not None:
+            metrics.append(self.feature_tracker)
+        if self.discriminator is not None:
+            metrics += [self.adversarial_tracker, self.discriminator_tracker]
+        return metrics
+
+    def extra_optimizers(self) -> list:
+        """`(optimizer, variables)` of every optimizer besides `self.optimizer`
+        (checkpointed by `kerasolr.resume`)."""
+        if self.discriminator is None:
+            return []
+        return [(self.discriminator_optimizer, self.discriminator.trainable_variables)]
 
     def call(self, codes, training=False):
         return self.model(codes, training=training)
 
     def compute_losses(self, data, training):
-        """Shared by `train_step` and `test_step`: `(scalar loss, target, outputs)`."""
+        """Shared by `train_step` and `test_step`: `(scalar loss, target,
+        outputs, {"feature", "adversarial": terms present})`."""
         codes, images = data
         target = crop_to(tf.cast(images, tf.float32), self.output_size)
         out = self.model(codes, training=training)
         per_image = reconstruction_loss(target, out["raw"], out["image"], self.alpha,
                                         self.ssim_max_val, self.ssim_filter_size)
-        return tf.reduce_mean(per_image), target, out
+        loss = tf.reduce_mean(per_image)
+        terms = {}
+        if self.features is not None:
+            terms["feature"] = tf.reduce_mean(feature_matching_loss(
+                self.features, target, tf.cast(out["image"], tf.float32),
+                int(self.features.input_shape[1])))
+            loss += self.feature_weight * terms["feature"]
+        if self.discriminator is not None:
+            fake = self.discriminator(tf.cast(out["image"], tf.float32), training=False)
+            terms["adversarial"] = tf.reduce_mean(tf.nn.softplus(-fake))   # non-saturating
+            loss += self.adversarial_weight * terms["adversarial"]
+        return loss, target, out, terms
+
+    def _update_terms(self, terms):
+        if "feature" in terms:
+            self.feature_tracker.update_state(terms["feature"])
+        if "adversarial" in terms:
+            self.adversarial_tracker.update_state(terms["adversarial"])
 
     def train_step(self, data):
-        loss, _, _ = self.minimize(lambda: self.compute_losses(data, True),
-                                   self.model.trainable_variables)
+        loss, target, out, terms = self.minimize(lambda: self.compute_losses(data, True),
+                                                 self.model.trainable_variables)
         self.loss_tracker.update_state(loss)
-        return self.results(["loss"])
+        self._update_terms(terms)
+        if self.discriminator is not None:
+            fake = tf.stop_gradient(tf.cast(out["image"], tf.float32))
+            variables = self.discriminator.trainable_variables
+            with tf.GradientTape() as tape:
+                real_logits = self.discriminator(target, training=True)
+                fake_logits = self.discriminator(fake, training=True)
+                d_loss = (tf.reduce_mean(tf.nn.softplus(-real_logits))
+                          + tf.reduce_mean(tf.nn.softplus(fake_logits)))
+                scaled = d_loss / self.distribute_strategy.num_replicas_in_sync
+            self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
+            self.discriminator_tracker.update_state(d_loss)
+        return self.results([m.name for m in self.metrics if m.name != "ssim"])
 
     def test_step(self, data):
         # The SSIM of the [0, 1] output, what users see, is tracked on validation only
         # (it would cost another SSIM per training step).
-        loss, target, out = self.compute_losses(data, False)
+        loss, target, out, terms = self.compute_losses(data, False)
         self.loss_tracker.update_state(loss)
+        self._update_terms(terms)
         self.ssim_tracker.update_state(
             tf.reduce_mean(ssim_per_channel(target, out["image"], 1.0, self.ssim_filter_size)))
-        return self.results()
+        return self.results([m.name for m in self.metrics if m.name != "discriminator"])
 
 
 def decode(decoder, codes, batch_size: int = 256) -> np.ndarray:
