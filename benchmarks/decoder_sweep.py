@@ -11,7 +11,10 @@ The choice is made on the validation split; the test split is not read.
                    "conv_channels":[16,16,16,16,8],"learning_rate":1e-3}'
 
 `NAME:{}` trains the run's own decoder config; given fields replace its values.
-Last line: `best=<name> ssim=<s>`.
+Settings may turn on the sharper-decoding terms, e.g.
+`--setting 'fm:{"feature_weight":1.0}' --setting 'gan:{"adversarial_weight":0.05}'`.
+Last line: `best=<name> ssim=<s>` (chosen on validation SSIM; the sharpness and
+the classifier's accuracy on the reconstructions are printed beside it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs["seconds"] = time.time() - self.start
+
+
+def laplacian_energy(images) -> float:
+    """Mean absolute 4-neighbour Laplacian of `(n, h, w, 3)` images."""
+    x = np.asarray(images, np.float64)
+    lap = (4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2]
+           - x[:, 1:-1, 2:])
+    return float(np.mean(np.abs(lap)))
 
 
 def main() -> None:
@@ -76,7 +87,7 @@ def main() -> None:
 
         decoder, history = fit_reconstruction(dec, build, train, val_ds,
                                               tf.distribute.get_strategy(), [EpochTimer()],
-                                              verbose=0)
+                                              verbose=0, classifier=classifier)
         ssims = [round(v, 4) for v in history["val_ssim"]]
         # How much label content survives: the run's classifier on the
         # reconstructions (padded back to full size by edge replication).
@@ -85,11 +96,15 @@ def main() -> None:
         padded = np.pad(recon, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
         probs = classifier.predict(padded, verbose=0, batch_size=256)
         label_acc = float(np.mean((probs > 0.5) == (val["clean_labels"] > 0.5)))
+        # Sharpness: the mean absolute Laplacian of the reconstructions over that
+        # of the same real images (1 = as sharp as the real ones).
+        real = val["image"][:, 1:-1, 1:-1]
+        sharpness = float(laplacian_energy(recon) / laplacian_energy(real))
         seconds = history["seconds"]
         later = sum(seconds[1:]) / max(1, len(seconds) - 1)
         print(f"{name}: val_ssim by epoch {ssims}; {later:.1f} s/epoch after the first "
-              f"({seconds[0]:.1f} s); classifier accuracy on reconstructions {label_acc:.4f}",
-              flush=True)
+              f"({seconds[0]:.1f} s); classifier accuracy on reconstructions {label_acc:.4f}; "
+              f"sharpness {sharpness:.3f}", flush=True)
         finals[name] = ssims[-1]
     best = max(finals, key=finals.get)
     print(f"best={best} ssim={finals[best]:.4f}")
