@@ -484,7 +484,7 @@ class RunConfig:
             if key in sections:
                 kwargs[key] = _build(sections[key], value, key)
             elif key in ("seed", "preset", "precision"):
-                kwargs[key] = value
+                kwargs[key] = typed(value, {"seed": "int"}.get(key, "str"), key)
             else:
                 raise ValueError(f"unknown config section {key!r}")
         return cls(**kwargs)
@@ -495,15 +495,51 @@ def _check(ok: bool, name: str, value: Any, expected: str) -> None:
         raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
 
 
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false",
+             "str": "a string", "tuple[int, ...]": "a list of integers, e.g. [32, 64]",
+             "tuple[str, ...]": 'a list of names, e.g. ["Male", "Smiling"]'}
+
+
+def typed(value: Any, annotation: str, name: str) -> Any:
+    """`value` checked against a field's type annotation (as written in the
+    dataclass: `"int"`, `"tuple[int, ...]"`, `"str | None"`, ...); lists
+    become tuples and integers given for a float become floats.
+
+    Raises:
+        ValueError: One line naming the field, the value and what was expected
+            (`siamese.k='abc' is invalid: expected an integer`).
+    """
+    base = annotation.replace("| None", "").strip()
+    if value is None and annotation.endswith("| None"):
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+          "float": number, "bool": isinstance(value, bool), "str": isinstance(value, str)}
+    if base in ok:
+        if not ok[base]:
+            raise ValueError(f"{name}={value!r} is invalid: expected {_EXPECTED[base]}")
+        return float(value) if base == "float" else value
+    if base.startswith("tuple["):
+        element = base[len("tuple["):].split(",")[0].strip()
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name}={value!r} is invalid: expected {_EXPECTED[base]}")
+        try:
+            return tuple(typed(v, element, name) for v in value)
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is invalid: expected "
+                             f"{_EXPECTED[base]}") from None
+    raise TypeError(f"{name}: no check for the annotation {annotation!r}")
+
+
 def _build(section_cls: type, values: dict[str, Any], prefix: str):
     known = {f.name: f for f in dataclasses.fields(section_cls)}
+    if not isinstance(values, dict):
+        raise ValueError(f"config section {prefix!r} is {values!r}: expected an object")
     kwargs = {}
     for key, value in values.items():
         if key not in known:
             raise ValueError(f"unknown config field {prefix}.{key}")
-        if isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = value
+        kwargs[key] = typed(value, known[key].type, f"{prefix}.{key}")
     return section_cls(**kwargs)
 
 
