@@ -167,6 +167,10 @@ def _check_run_dir(path: str) -> None:
 
 
 def main(argv=None) -> int:
+    if argv is None:                # the command line, not a caller in Python
+        from kerasolr import native_logs
+
+        native_logs.quiet()
     args = _parser().parse_args(argv)
     try:
         # Validate everything cheap before the ~5 s TensorFlow import.
