@@ -543,6 +543,25 @@ def _build(section_cls: type, values: dict[str, Any], prefix: str):
     return section_cls(**kwargs)
 
 
+def config_differences(old: RunConfig, new: RunConfig, limit: int = 3) -> str:
+    """The fields where two configs differ, e.g. `"siamese.k: 16 -> 32, seed: 0 -> 1"`
+    (at most `limit`, then how many more)."""
+    def flat(config):
+        out = {}
+        for key, value in config.to_dict().items():
+            if isinstance(value, dict):
+                out.update({f"{key}.{field}": v for field, v in value.items()})
+            else:
+                out[key] = value
+        return out
+
+    a, b = flat(old), flat(new)
+    keys = [key for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+    shown = ", ".join(f"{key}: {json.dumps(a.get(key))} -> {json.dumps(b.get(key))}"
+                      for key in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
 ALL = 2**31 - 1      # "no cap" for num_train / num_test / num_val
 
 

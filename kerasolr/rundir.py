@@ -142,13 +142,34 @@ class RunDir:
         config.validate()
         os.makedirs(self.path, exist_ok=True)
         if os.path.exists(self.config_path):
-            if self.read_config() != config:
-                raise ValueError(f"{self.config_path} holds a different config; "
-                                 "use a new --out directory")
+            existing = self.read_config()
+            if existing != config:
+                from kerasolr.config import config_differences
+
+                differing = config_differences(existing, config)
+                if self.has_work():
+                    raise ValueError(
+                        f"{self.config_path} holds a different config ({differing}); use a new "
+                        "--out directory, or the same settings to continue this run")
+                # Nothing was trained with the old config (a run that failed
+                # before its first model): the new one replaces it.
+                log(f"{self.path}: nothing trained yet; replacing its config ({differing})")
+                write_json_atomically(self.config_path, config.to_dict())
+                self.write_label_names(names)
         else:
             write_json_atomically(self.config_path, config.to_dict())
         if not self.exists(LABELS_FILE):
             self.write_label_names(names)
+
+    def has_work(self) -> bool:
+        """Whether anything was trained or computed here: a model, a
+        checkpoint, embeddings or results (not just `config.json`)."""
+        if any(name.endswith(".keras") for name in os.listdir(self.path)):
+            return True
+        checkpoints = self.file(CHECKPOINTS_DIR)
+        if os.path.isdir(checkpoints) and any(os.scandir(checkpoints)):
+            return True
+        return os.path.isdir(self.file(EMBEDDINGS_DIR)) or os.path.exists(self.results_path)
 
     def write_label_names(self, names) -> None:
         write_json_atomically(self.file(LABELS_FILE), {"label_names": list(names)})

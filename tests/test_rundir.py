@@ -31,10 +31,16 @@ def test_prepare_writes_config_and_labels_and_refuses_another_config(tmp_path):
         assert json.load(f) == {"label_names": list(NAMES)}
     assert run.label_names() == NAMES
     run.prepare(config, NAMES)                       # the same config again: fine
-    other = cfg.override(config, ["siamese.k=5"])
-    with pytest.raises(ValueError, match="holds a different config"):
-        run.prepare(other, NAMES)
-    assert run.read_config() == config               # nothing overwritten
+    other = cfg.override(config, ["siamese.k=5", "seed=3"])
+    # Nothing trained yet (a run that failed before its first model): replaced.
+    run.prepare(other, NAMES)
+    assert run.read_config() == other
+    with open(run.model_path("classifier"), "w") as f:   # now something was trained
+        f.write("x")
+    with pytest.raises(ValueError, match=r"holds a different config \(seed: 3 -> 0, "
+                                         r"siamese.k: 5 -> 4\)"):
+        run.prepare(config, NAMES)
+    assert run.read_config() == other                # nothing overwritten
 
 
 def test_label_names_of_an_old_run_come_from_its_dataset_with_a_note(tmp_path, capsys):
