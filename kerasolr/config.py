@@ -357,8 +357,10 @@ class RunConfig:
         _check(self.precision in PRECISIONS, "precision", self.precision,
                f"one of {PRECISIONS}")
         _check(d.num_train >= 2, "data.num_train", d.num_train, ">= 2")
-        _check(d.num_test >= 1, "data.num_test", d.num_test, ">= 1")
-        _check(d.num_val >= 1, "data.num_val", d.num_val, ">= 1")
+        _check(d.num_test >= MIN_SPLIT_IMAGES, "data.num_test", d.num_test,
+               f">= {MIN_SPLIT_IMAGES} (the figures show {MIN_SPLIT_IMAGES} held-out images)")
+        _check(d.num_val >= MIN_SPLIT_IMAGES, "data.num_val", d.num_val,
+               f">= {MIN_SPLIT_IMAGES} (the visual checks show {MIN_SPLIT_IMAGES} images)")
         _check(0.0 <= d.label_noise < 1.0, "data.label_noise", d.label_noise, "in [0, 1)")
         _check(d.dataset in ("synthfaces", "celeba_tfds") or bool(d.root), "data.root", d.root,
                f"the folder of the {d.dataset} dataset")
@@ -563,6 +565,7 @@ def config_differences(old: RunConfig, new: RunConfig, limit: int = 3) -> str:
 
 
 ALL = 2**31 - 1      # "no cap" for num_train / num_test / num_val
+MIN_SPLIT_IMAGES = 8  # the least a validation or test split may hold (figure rows)
 
 
 def data_from_spec(config: RunConfig, spec: str, assignments=()) -> DataConfig:

@@ -83,6 +83,7 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
     start = time.time()
     config.validate()
     names = pipeline.label_names(config.data)    # bad dataset files fail before the run dir exists
+    pipeline.check_splits(config.data, names)    # so do tiny splits, bad images, unseen labels
     strategy = strategy or tf.distribute.get_strategy()
     out = run.output_for(strategy)
     if out is run:

@@ -24,6 +24,7 @@ from kerasolr.rundir import RunDir
 LABELS = ["Male", "Young", "Smiling", "Eyeglasses", "Wearing_Hat", "Blond_Hair", "Narrow_Eyes",
           "Chubby"]
 SETTINGS = [f"data.attributes={json.dumps(LABELS)}", "data.num_train=4000", "data.num_test=600",
+            "data.num_val=600",
             "classifier.epochs=3", "siamese.epochs=5"]
 
 

@@ -126,6 +126,35 @@ def split_size(data: DataConfig, split: str) -> int:
     return len(_file_split(data, split)[0])
 
 
+def check_splits(data: DataConfig, names) -> None:
+    """Checks, before any training, what would otherwise stop a run late: a
+    validation or test split under `MIN_SPLIT_IMAGES` images, and (image-file
+    datasets, whose labels are known without decoding) a label no training
+    image has. Image files are scanned here (bad files fail or are skipped).
+
+    Raises:
+        ValueError: One line naming the split or the label.
+    """
+    from kerasolr.config import MIN_SPLIT_IMAGES
+
+    for split in SPLITS:
+        size = split_size(data, split)
+        least = 2 if split == "train" else MIN_SPLIT_IMAGES
+        if size < least:
+            raise ValueError(f"the {split} split of the {data.dataset} dataset"
+                             + (f" at {data.root}" if data.root else "")
+                             + f" has {size} images; at least {least} are needed "
+                             "(more images, or other data.train_fraction / data.val_fraction)")
+    if data.dataset in ("celeba", "folder"):
+        labels = _file_split(data, "train")[1]
+        unseen = [name for name, count in zip(names, (labels > 0.5).sum(axis=0), strict=True)
+                  if count == 0]
+        if unseen:
+            raise ValueError(f"label {unseen[0]!r} is absent from every training image "
+                             f"({len(unseen)} such label(s)); drop it with --set "
+                             "data.attributes=[...] or add images that have it")
+
+
 def shuffle_buffer(data: DataConfig) -> int:
     """The shuffle buffer of the training split: `SHUFFLE_BUFFER`, or the whole split."""
     return min(SHUFFLE_BUFFER, split_size(data, "train"))
