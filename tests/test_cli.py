@@ -31,6 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
      "expected a list of integers, e.g. [32, 64]"),
     (["train", "--out", "X", "--set", "data.attributes=Male"], "expected a list of names"),
     (["train", "--out", "X", "--set", "data.skip_bad=1"], "expected true or false"),
+    (["demo", "--preset", "tiny", "--out", "X", "--set", "data.num_test=4"],
+     "data.num_test=4 is invalid: expected >= 8"),
     (["train-decoder", "no/such/run"], "no/such/run"),
     (["report", "no/such/run"], "no/such/run"),
 ])

@@ -1,5 +1,6 @@
 """`celeba` and `folder` datasets through `pipeline.load_split` (generated JPEGs, tiny)."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -86,3 +87,22 @@ def test_missing_root_is_one_line(tmp_path):
     data = DataConfig(dataset="folder", root=str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="labels.csv not found"):
         pipeline.label_names(data)
+
+
+def test_small_splits_and_unseen_labels_are_refused_up_front(tmp_path):
+    root = tmp_path / "mine"
+    os.makedirs(root)
+    lines = ["filename,Cat,Dog"]
+    for i in range(40):
+        Image.new("RGB", (20, 20), (i * 6, 0, 0)).save(root / f"{i}.png")
+        lines.append(f"{i}.png,{i % 2},0")                 # no image is a Dog
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    small = DataConfig(dataset="folder", root=str(root), image_size=16, train_fraction=0.9)
+    with pytest.raises(ValueError, match="the validation split of the folder dataset at .* "
+                                         "has 2 images; at least 8 are needed"):
+        pipeline.check_splits(small, ("Cat", "Dog"))
+    enough = DataConfig(dataset="folder", root=str(root), image_size=16, train_fraction=0.5,
+                        val_fraction=0.25)
+    with pytest.raises(ValueError, match="label 'Dog' is absent from every training image"):
+        pipeline.check_splits(enough, ("Cat", "Dog"))
+    pipeline.check_splits(dataclasses.replace(enough, attributes=("Cat",)), ("Cat",))
