@@ -155,6 +155,7 @@ def embed(run_dir: str, splits=pipeline.SPLITS, batch_size: int = BATCH,
     start = time.time()
     run = RunDir(run_dir)
     config = run.read_config()
+    run.lock()
     encoder = run.load_model("encoder")
     paths, embedded = {}, []
     for split in splits:
@@ -199,6 +200,8 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
     config = run.read_config()
     strategy = strategy or tf.distribute.get_strategy()
     out = run.output_for(strategy)
+    if out is run:                   # the chief writes the run; other workers, scratch
+        run.lock()
     names = run.label_names()
     d, dec = config.data, config.decoder
     seeds = Seeds(config.seed)
@@ -333,6 +336,7 @@ def train_judge(run_dir: str) -> keras.Model:
     run = RunDir(run_dir)
     if run.has_model("judge"):
         return run.load_model("judge")
+    run.lock()
     start = time.time()
     config = run.read_config()
     names = run.label_names()
@@ -385,6 +389,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
         The flat results dict.
     """
     run = RunDir(run_dir)
+    run.read_config()                 # a clear error if this is not a run, before the lock
+    run.lock()
     judge = train_judge(run_dir) if run.has_model("decoder") else None
     start = time.time()
     config = run.read_config()

@@ -64,6 +64,12 @@ COMPARE_PER_LABEL_FILE = "compare_per_label.json"
 COMPARE_TABLE_FILE = "compare.md"
 MODEL_SUFFIX = ".keras"
 HISTORY_PATTERN = "history_*.csv"
+LOCK_FILE = ".lock"                         # held by the one process writing the run
+_HELD_LOCKS: dict[str, int] = {}            # real path -> open descriptor (this process)
+
+
+class RunDirInUse(ValueError):
+    """Another process is writing the run directory."""
 
 # The models of a run, and the command that makes each (for "not found" hints).
 MODELS = {
@@ -107,6 +113,29 @@ class RunDir:
     def __repr__(self) -> str:
         return f"RunDir({self.path!r})"
 
+    def lock(self) -> None:
+        """Makes this process the only one writing the run (an exclusive
+        `flock` on `RUN_DIR/.lock`, held until the process ends, so a crash or
+        a kill frees it); a second process gets `RunDirInUse` naming the first.
+        Calling it again in the same process does nothing."""
+        import fcntl
+
+        os.makedirs(self.path, exist_ok=True)
+        key = os.path.realpath(self.path)
+        if key in _HELD_LOCKS:
+            return
+        fd = os.open(self.file(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunDirInUse(f"{self.path} is in use by another kerasolr process (pid "
+                              f"{holder}); wait for it to end, or use another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        _HELD_LOCKS[key] = fd
+
     def file(self, *parts: str) -> str:
         """`RUN_DIR/<parts...>`."""
         return os.path.join(self.path, *parts)
@@ -140,7 +169,7 @@ class RunDir:
         refusing a different config already there (so a run's figures always
         match its recorded settings)."""
         config.validate()
-        os.makedirs(self.path, exist_ok=True)
+        self.lock()
         if os.path.exists(self.config_path):
             existing = self.read_config()
             if existing != config:

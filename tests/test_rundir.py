@@ -188,3 +188,27 @@ def test_a_celeba_run_is_used_after_its_dataset_is_deleted(tmp_path, capsys):
     assert len(out) == 4 and out[1].startswith("  1. test image ")
     for path in ("edited.png", "generated.png", "search.png"):
         assert Image.open(tmp_path / path).size[0] > 0
+
+
+def test_one_process_writes_a_run_directory(tmp_path):
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "run")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from kerasolr.rundir import RunDir; "
+         f"RunDir({path!r}).lock(); print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        message = rf"run is in use by another kerasolr process \(pid {holder.pid}\)"
+        with pytest.raises(rundir.RunDirInUse, match=message):
+            RunDir(path).prepare(cfg.tiny(), NAMES)
+        assert not os.path.exists(os.path.join(path, rundir.CONFIG_FILE))     # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    run = RunDir(path)                 # the holder is gone (killed): its lock went with it
+    run.prepare(cfg.tiny(), NAMES)
+    run.lock()                         # the same process again: nothing to do
+    assert run.read_config() == cfg.tiny()
