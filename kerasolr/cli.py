@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerasolr",
         description="Occlusion-based Latent Representations: per-label embeddings from labels.")
+    from kerasolr import __version__
+
+    parser.add_argument("--version", action="version", version=f"kerasolr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def config_args(p):
@@ -182,6 +185,9 @@ def main(argv=None) -> int:
             config = _compare_config(args)
         elif args.command in ("edit", "generate", "search"):
             _check_run_dir(args.run)
+            from kerasolr.plots import image_format
+
+            image_format(args.out)           # .png or .jpg, before any work
         else:
             _check_run_dir(args.run_dir)
         data = None

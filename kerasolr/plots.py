@@ -52,22 +52,41 @@ def _check_rgb_uint8(image, what: str) -> np.ndarray:
     return image
 
 
-def png_bytes(image) -> bytes:
-    """PNG-encoded bytes of a uint8 `(H, W, 3)` RGB array."""
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def image_format(path: str) -> str:
+    """`"PNG"` or `"JPEG"` from a file name's extension.
+
+    Raises:
+        ValueError: One line naming the path for any other extension.
+    """
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in IMAGE_FORMATS:
+        raise ValueError(f"{path}: cannot write this kind of image; name it .png, .jpg or "
+                         ".jpeg")
+    return IMAGE_FORMATS[extension]
+
+
+def png_bytes(image, format: str = "PNG") -> bytes:
+    """PNG-encoded (or `format="JPEG"`, quality 95) bytes of a uint8
+    `(H, W, 3)` RGB array."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(_check_rgb_uint8(image, "image")).save(buffer, format="PNG")
+    extra = {"quality": 95} if format == "JPEG" else {}
+    Image.fromarray(_check_rgb_uint8(image, "image")).save(buffer, format=format, **extra)
     return buffer.getvalue()
 
 
 def save_png(image, path: str) -> None:
-    """Writes a uint8 `(H, W, 3)` RGB array to `path` as PNG, atomically.
+    """Writes a uint8 `(H, W, 3)` RGB array to `path` as PNG, or as JPEG when
+    the name ends in .jpg / .jpeg, atomically.
 
     The bytes go to `path + ".partial"` first and are then renamed, so a reader
     never sees half a file. Parent directories are created.
     """
-    data = png_bytes(image)
+    data = png_bytes(image, image_format(path))
     parent = os.path.dirname(path)
     if parent:
         os.makedirs(parent, exist_ok=True)

@@ -33,6 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     (["train", "--out", "X", "--set", "data.skip_bad=1"], "expected true or false"),
     (["demo", "--preset", "tiny", "--out", "X", "--set", "data.num_test=4"],
      "data.num_test=4 is invalid: expected >= 8"),
+    (["edit", "face.png", "--run", ROOT, "--add", "Male", "--out", "X.gif"],
+     "run.gif: cannot write this kind of image; name it .png, .jpg or .jpeg"),
     (["train-decoder", "no/such/run"], "no/such/run"),
     (["report", "no/such/run"], "no/such/run"),
 ])
@@ -186,6 +188,10 @@ def _check_edit_and_generate(run_dir, tmp_path, capsys):
     assert main(["edit", path, "--run", run_dir, "--add", "Smiling", "--remove", "Eyeglasses",
                  "--scale", "1.5", "--intensity", "2", "--out", stronger]) == 0
     assert not np.array_equal(np.asarray(Image.open(stronger)), edited)
+    as_jpeg = str(tmp_path / "edited.jpg")
+    assert main(["edit", path, "--run", run_dir, "--add", "Smiling", "--out", as_jpeg]) == 0
+    with open(as_jpeg, "rb") as f:
+        assert f.read(3) == b"\xff\xd8\xff"               # JPEG bytes, not PNG
     assert os.path.exists(str(tmp_path / "edited_comparison.png"))
     gen = str(tmp_path / "gen.png")
     assert main(["generate", "--run", run_dir, "--labels", "Male,Smiling", "--num", "3",
