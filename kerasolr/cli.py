@@ -241,10 +241,12 @@ def main(argv=None) -> int:
             from kerasolr.inference import search_image
 
             found = search_image(args.run, args.image, args.out, _names(args.by), args.top)
+            files = found["files"] or [None] * len(found["indices"])
             print(f"results grid: {found['grid']}\n" + "\n".join(
-                f"{rank + 1:3d}. test image {i} (id {image_id}, distance {d:.4f})"
-                for rank, (i, image_id, d) in enumerate(zip(
-                    found["indices"], found["ids"], found["distances"], strict=True))))
+                f"{rank + 1:3d}. " + (f"{path} (" if path else "") + f"test image {i}, id "
+                f"{image_id}, distance {d:.4f}" + (")" if path else "")
+                for rank, (i, image_id, d, path) in enumerate(zip(
+                    found["indices"], found["ids"], found["distances"], files, strict=True))))
         elif args.command == "export":
             from kerasolr.export import export_run
 

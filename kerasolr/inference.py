@@ -15,7 +15,7 @@ import tensorflow as tf
 from kerasolr import editing, plots, retrieval
 from kerasolr.data import pipeline
 from kerasolr.models.decoder import crop_to, decode
-from kerasolr.rundir import RunDir
+from kerasolr.rundir import RunDir, log
 
 
 def read_image(path: str, image_size: int) -> np.ndarray:
@@ -149,7 +149,8 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
     Returns:
         `{"grid": out_path, "indices": positions in the split, "ids": the
         images' ids in the dataset, "distances": ..., "shown": "images",
-        "reconstructions" or "none"}`.
+        "reconstructions" or "none", "files": each result's image file, or
+        `None` where the images are not files (synthfaces) or not here}`.
     """
     if top < 1:
         raise ValueError(f"--top must be >= 1, got {top}")
@@ -161,6 +162,9 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
         raise ValueError(f"unknown label {unknown[0]!r}; known: {', '.join(names)}")
     labels = [names.index(name) for name in by] or None
     gallery = run.load_embeddings(split)
+    if top > len(gallery["embeddings"]):
+        log(f"note: the {split} split has {len(gallery['embeddings'])} images; showing all "
+            f"of them, not {top}")
     query = read_image(image_path, config.data.image_size)
     encoder = run.load_model("encoder")
     distances, indices = retrieval.search(
@@ -181,5 +185,7 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
     grid = plots.image_grid([[query, *found]], col_titles=["query"] + [
         f"{d:.2f}" for d in distances], title=title)
     plots.save_png(grid, out_path)
+    files = pipeline.split_files(config.data, split) if shown == "images" else None
     return {"grid": out_path, "indices": indices, "ids": gallery["ids"][indices],
-            "distances": distances, "shown": shown}
+            "distances": distances, "shown": shown,
+            "files": [files[i] for i in indices] if files is not None else None}

@@ -204,7 +204,7 @@ def _check_edit_and_generate(run_dir, tmp_path, capsys):
                  "--out", grid]) == 0
     lines = capsys.readouterr().out.splitlines()
     # Test image 0 is the tiny preset's image 256 (after 256 training images).
-    assert lines[1].startswith("  1. test image 0 (id 256, distance 0.0")
+    assert lines[1].startswith("  1. test image 0, id 256, distance 0.0")
     assert len(lines) == 4 and os.path.getsize(grid) > 1000
     assert main(["search", path, "--run", run_dir, "--by", "Smiley"]) == 2
     capsys.readouterr()

@@ -88,3 +88,25 @@ def test_bad_requests_are_one_line(trained, args, message, capsys):
     assert main(["evaluate", run_dir, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_search_names_the_files_it_found(trained, capsys):
+    tmp, run_dir, data = trained
+    from kerasolr.config import DataConfig
+    from kerasolr.data import pipeline
+    from kerasolr.rundir import RunDir
+
+    config = RunDir(run_dir).read_config()
+    files = pipeline.split_files(config.data, "test")
+    assert files and all(path.startswith(data) for path in files)
+    # The query: test image 0 as the run sees it (cropped, resized), so it finds itself.
+    query = str(tmp / "query.png")
+    image = pipeline.images_at(config.data, "test", [0])[0]
+    Image.fromarray((image * 255).round().astype(np.uint8)).save(query)
+    capsys.readouterr()
+    assert main(["search", query, "--run", run_dir, "--top", "500",
+                 "--out", str(tmp / "found.jpg")]) == 0
+    captured = capsys.readouterr()
+    assert f"  1. {files[0]} (test image 0, id " in captured.out     # itself, nearest
+    assert "showing all of them, not 500" in captured.err
+    assert pipeline.split_files(DataConfig(), "test") is None       # synthfaces: no files

@@ -126,6 +126,14 @@ def split_size(data: DataConfig, split: str) -> int:
     return len(_file_split(data, split)[0])
 
 
+def split_files(data: DataConfig, split: str) -> list[str] | None:
+    """The image file of each position of a split (image-file datasets), or
+    `None` where images are not files (synthfaces, TFDS)."""
+    if data.dataset not in ("celeba", "folder") or not available(data):
+        return None
+    return [os.fsdecode(path) for path in _file_split(data, split)[0]]
+
+
 def check_splits(data: DataConfig, names) -> None:
     """Checks, before any training, what would otherwise stop a run late: a
     validation or test split under `MIN_SPLIT_IMAGES` images, and (image-file
