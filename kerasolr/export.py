@@ -41,7 +41,7 @@ import tensorflow as tf
 
 from kerasolr import editing
 from kerasolr.data.images import decode, square_crop_resize
-from kerasolr.rundir import RunDir
+from kerasolr.rundir import RunDir, log
 
 METADATA_FILE = "kerasolr.json"
 
@@ -191,6 +191,9 @@ def export_run(run_dir: str, name: str, version: int | None = None,
     if run.has_model("decoder"):
         decoder = run.load_model("decoder")
         gaussians = run.label_gaussians()
+    else:
+        log(f"export: {run.model_path('decoder')} not found, so the export has no "
+            "reconstruct and edit signatures (train it with `kerasolr train-decoder`)")
     archive, metadata = build_archive(encoder, classifier, names, config.data.image_size,
                                       decoder, gaussians)
     os.makedirs(model_dir, exist_ok=True)
