@@ -34,9 +34,73 @@ PER_LABEL = "per_label."
 NOT_COMPUTED = "not computed for this run"
 HISTORY_MAX_ROWS = 25
 
-# Metric groups of the headline tables, in display order; other prefixes go to "others".
-METRIC_GROUPS = ("classifier", "probe", "majority", "slots", "correlation", "pca", "recon",
-                 "edit", "generation", "timing")
+# Metric groups of the full metric tables, in display order; other prefixes go to "others".
+METRIC_GROUPS = ("classifier", "probe", "majority", "slots", "correlation", "pca", "retrieval",
+                 "recon", "judge", "flip", "flip_structured", "edit", "generation",
+                 "disagreement", "validation", "timing")
+
+# The figures a reader looks at first: key, what it means, which way is better, and
+# the target it is held to (issues 2-4, 13, 14), if any.
+KEY_FIGURES = (
+    ("classifier.mean_accuracy", "convolutional classifier, mean accuracy on the test split",
+     "higher", ""),
+    ("probe.mean_accuracy", "linear probe on the OLR embeddings (paper section 4.1)", "higher",
+     "within 2 points of the classifier"),
+    ("majority.mean_accuracy", "every label guessed as its most common value (the floor)",
+     "", ""),
+    ("slots.norm_auc_mean", "how well each slot's norm tells its label apart (ROC AUC)",
+     "higher", ">= 0.95"),
+    ("correlation.norm_vs_truth_pearson",
+     "slot-norm correlations against the generator's true label correlations", "higher",
+     ">= 0.85"),
+    ("retrieval.map_corrected_mean", "retrieval by each label's slot, chance-corrected mAP",
+     "higher", ""),
+    ("retrieval.classifier_map_corrected_mean",
+     "the same, ranked by the classifier's own output (the competitor)", "higher", ""),
+    ("recon.ssim", "reconstruction SSIM of the OLR decoder (section 4.4)", "higher",
+     "clearly above the probabilities-only decoder"),
+    ("recon.probs_baseline_ssim", "the same decoder fed the classifier's probabilities only",
+     "", ""),
+    ("recon.autoencoder_baseline_ssim", "an autoencoder of the same code size", "", ""),
+    ("judge.mean_accuracy", "the independent judge on real test images", "higher", ""),
+    ("flip.accuracy_i1_mean", "edit accuracy, every label flipped (AttGAN protocol), "
+     "intensity 1", "higher", ">= 0.90"),
+    ("flip.accuracy_i2_mean", "the same at intensity 2", "higher", ""),
+    ("flip.preservation_i1_mean", "other labels unchanged by those edits", "higher", ">= 0.95"),
+    ("flip_structured.accuracy_i1_mean", "edit accuracy of the structured edit, intensity 1",
+     "higher", ""),
+    ("generation.balanced_accuracy", "images generated from labels alone, judged", "higher",
+     ">= 0.90"),
+    ("timing.total_seconds", "seconds of all stages", "lower", ""),
+)
+
+# Keys that count or name things rather than measure: shown apart from the metrics.
+NOT_METRICS = ("pca.strip_label_index", "edit.num_images", "flip.num_images",
+               "flip_structured.num_images", "flip.skipped_adds", "flip_structured.skipped_adds",
+               "flip.attgan13.labels", "flip_structured.attgan13.labels",
+               "generation.diversity_reference_pairs", "probe.epochs_chosen",
+               "judge.epochs_chosen", "disagreement.probe_right",
+               "disagreement.classifier_right")
+
+# Per-label columns, one narrow table per theme (the page must not scroll sideways).
+PER_LABEL_THEMES = (
+    ("accuracy (section 4.1)", ("classifier_accuracy", "classifier_balanced_accuracy",
+                                "probe_accuracy", "probe_balanced_accuracy",
+                                "majority_accuracy", "judge_accuracy")),
+    ("slots and retrieval (sections 4.1-4.3)", ("norm_auc", "absent_present_norm_ratio",
+                                                "retrieval_map_corrected",
+                                                "classifier_retrieval_map_corrected",
+                                                "pc1_explained_variance", "pc1_prob_spearman")),
+    ("edits, AttGAN protocol (section 4.5)", ("flip_accuracy_i1", "flip_accuracy_i2",
+                                              "flip_add_accuracy_i1",
+                                              "flip_remove_accuracy_i1",
+                                              "flip_preservation_i1",
+                                              "flip_structured_accuracy_i1")),
+    ("edits, diagnostics and generation", ("add_success", "remove_success",
+                                           "edit_preservation", "emphasis_gain",
+                                           "generation_accuracy",
+                                           "generation_balanced_accuracy")),
+)
 
 # Known figures in display order: file name, heading, caption.
 KNOWN_FIGURES = (
@@ -73,7 +137,8 @@ h3 { font-size: 1.05em; margin-bottom: 0.3em; }
 table { border-collapse: collapse; margin: 0.4em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.15em 0.5em; text-align: left; }
 td.num { text-align: right; font-family: monospace; }
-th { background: #f2f2f2; }
+th { background: #f2f2f2; overflow-wrap: anywhere; }
+table { max-width: 100%; }
 img { max-width: 100%; height: auto; }
 figure { margin: 0.5em 0 1.5em; } figcaption { font-size: 0.9em; color: #555; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; }
@@ -199,15 +264,31 @@ def _config_section(run_dir: str) -> str:
     return _table(("setting", "value"), sorted(flat.items(), key=lambda kv: kv[0]))
 
 
+def _key_figures_section(results: dict) -> str:
+    rows = [(meaning, key, format_value(results[key]), better, target)
+            for key, meaning, better, target in KEY_FIGURES if key in results]
+    if not rows:
+        return _missing("Key figures")
+    return _table(("what", "results.json key", "value", "better", "target"), rows,
+                  numeric_cols=(2,))
+
+
 def _metrics_section(results: dict) -> str:
-    groups = group_metrics(results)
+    metrics = {k: v for k, v in results.items() if k not in NOT_METRICS}
+    groups = group_metrics(metrics)
     if not groups:
-        return _missing("Headline metrics")
-    parts = []
-    for name, metrics in groups.items():
+        return _missing("All metrics")
+    parts = ["<p>Every figure of <code>results.json</code> (test split; <code>validation."
+             "</code>: the validation split, where choices are made). What each key means: "
+             "the README's list of <code>results.json</code> keys.</p>"]
+    for name, group in groups.items():
         parts.append(f"<h3>{_esc(name)}</h3>")
         parts.append(_table(("metric", "value"),
-                            [(k, format_value(v)) for k, v in metrics.items()], numeric_cols=(1,)))
+                            [(k, format_value(v)) for k, v in group.items()], numeric_cols=(1,)))
+    counts = [(k, format_value(results[k])) for k in NOT_METRICS if k in results]
+    if counts:
+        parts.append("<h3>counts and choices (not metrics)</h3>")
+        parts.append(_table(("key", "value"), counts, numeric_cols=(1,)))
     return "\n".join(parts)
 
 
@@ -215,9 +296,39 @@ def _per_label_section(results: dict) -> str:
     labels, metrics, cells = per_label_table(results)
     if not labels:
         return _missing("Per-label metrics")
-    rows = [[label] + [format_value(cells[label, m]) if (label, m) in cells else ""
-                       for m in metrics] for label in labels]
-    return _table(["label", *metrics], rows, numeric_cols=range(1, len(metrics) + 1))
+    parts = []
+    themes = [(title, [m for m in columns if m in metrics]) for title, columns in
+              PER_LABEL_THEMES]
+    rest = [m for m in metrics if not any(m in columns for _, columns in PER_LABEL_THEMES)]
+    for start in range(0, len(rest), 6):
+        themes.append(("more per-label figures", rest[start:start + 6]))
+    for title, columns in themes:
+        if not columns:
+            continue
+        rows = [[label] + [format_value(cells[label, m]) if (label, m) in cells else ""
+                           for m in columns] for label in labels]
+        parts.append(f"<h3>{_esc(title)}</h3>")
+        parts.append(_table(["label", *columns], rows, numeric_cols=range(1, len(columns) + 1)))
+    return "\n".join(parts)
+
+
+def _provenance() -> str:
+    """When, with which kerasolr (and commit, in a git checkout) the page was made."""
+    import datetime
+    import subprocess
+
+    from kerasolr import __version__
+
+    made = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit = ""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, cwd=os.path.dirname(os.path.abspath(__file__)))
+        if out.returncode == 0:
+            commit = f", commit {out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f"Made {made} by kerasolr {__version__}{commit}."
 
 
 def _summary_section(run_dir: str) -> str:
@@ -386,7 +497,8 @@ def _render_seeds_page(run_dir: str) -> str:
             f"<h2>Each seed's report</h2>\n{runs if links else _missing('Seed reports')}")
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            f"<h1>{_esc(title)}</h1>\n{body}\n</body>\n</html>\n")
+            f"<h1>{_esc(title)}</h1>\n<p>{_esc(_provenance())}</p>\n{body}\n</body>\n"
+            "</html>\n")
 
 
 def render_report(run_dir: str) -> str:
@@ -399,11 +511,12 @@ def render_report(run_dir: str) -> str:
     name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
     title = f"kerasolr report: {name}"
     sections = [
+        ("Key figures", _key_figures_section(results)),
         ("Summary", _summary_section(run_dir)),
-        ("Headline metrics", _metrics_section(results)),
         *_context_sections(run_dir),
-        ("Per-label metrics", _per_label_section(results)),
         ("Figures", _figures_section(run_dir)),
+        ("Per-label metrics", _per_label_section(results)),
+        ("All metrics", _metrics_section(results)),
         ("Tables", _tables_section(run_dir)),
         ("Training history", _history_section(run_dir)),
         ("Visual checks during training", _training_figures_section(run_dir)),
@@ -412,7 +525,8 @@ def render_report(run_dir: str) -> str:
     body = "\n".join(f"<h2>{_esc(heading)}</h2>\n{content}" for heading, content in sections)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            f"<h1>{_esc(title)}</h1>\n{body}\n</body>\n</html>\n")
+            f"<h1>{_esc(title)}</h1>\n<p>{_esc(_provenance())}</p>\n{body}\n</body>\n"
+            "</html>\n")
 
 
 def write_report(run_dir: str, out_path: str | None = None) -> str:

@@ -15,7 +15,8 @@ RESULTS = {
     "recon.ssim": 0.5,
     "edit.add_success": 0.123456,
     "timing.total_seconds": 1234.5,
-    "retrieval.top1": 0.25,
+    "mystery.top1": 0.25,
+    "edit.num_images": 16,
     "per_label.Smiling.probe_accuracy": 0.95,
     "per_label.Smiling.norm_auc": 0.99,
     "per_label.<b>Bald</b>.probe_accuracy": 0.8125,
@@ -24,7 +25,7 @@ RESULTS = {
 EXPECTED_VALUES = {
     "classifier.mean_accuracy": "0.9123", "probe.mean_accuracy": "0.8765", "recon.psnr": "35.68",
     "recon.ssim": "0.5000", "edit.add_success": "0.1235", "timing.total_seconds": "1234",
-    "retrieval.top1": "0.2500",
+    "mystery.top1": "0.2500",
 }
 
 
@@ -61,7 +62,7 @@ def test_format_value_known_answers():
 def test_group_metrics_and_per_label_table():
     groups = group_metrics(RESULTS)
     assert list(groups) == ["classifier", "probe", "recon", "edit", "timing", "others"]
-    assert groups["others"] == {"retrieval.top1": 0.25}
+    assert groups["others"] == {"mystery.top1": 0.25}
     labels, metrics, cells = per_label_table(RESULTS)
     assert labels == ["Smiling", "<b>Bald</b>", "Male"]
     assert metrics == ["probe_accuracy", "norm_auc", "add_success"]
@@ -76,13 +77,25 @@ def test_write_report_embeds_everything(tmp_path):
     assert "<title>kerasolr report: run_1</title>" in page
     for name, value in EXPECTED_VALUES.items():
         assert re.search(f"<td>{re.escape(name)}</td><td class=\"num\">{value}</td>", page), name
-    # Per-label table: one row per label, blank cells where a metric is missing.
-    table = page.split("<h2>Per-label metrics</h2>")[1].split("<h2>")[0]
-    assert table.count("<td>Smiling</td>") == 1 and table.count("<td>Male</td>") == 1
-    assert table.count("<td>&lt;b&gt;Bald&lt;/b&gt;</td>") == 1 and "<b>Bald" not in page
-    assert table.count("<tr>") == 4  # header + three labels
-    assert '<td>Male</td><td class="num"></td><td class="num"></td><td class="num">0.7500</td>' \
-        in table
+    # Per-label tables, one per theme that has a metric: a row per label, blank
+    # cells where a metric is missing.
+    section = page.split("<h2>Per-label metrics</h2>")[1].split("<h2>")[0]
+    tables = section.split("<table")[1:]
+    assert len(tables) == 3                  # accuracy; slots; edit diagnostics
+    for table in tables:
+        assert table.count("<td>Smiling</td>") == 1 and table.count("<td>Male</td>") == 1
+        assert table.count("<td>&lt;b&gt;Bald&lt;/b&gt;</td>") == 1
+        assert table.count("<tr>") == 4      # header + three labels
+    assert "<b>Bald" not in page
+    assert '<td>Male</td><td class="num"></td></tr>' in tables[0]       # no probe accuracy
+    assert '<td>Male</td><td class="num">0.7500</td></tr>' in tables[2]
+    # Key figures first, with meaning and target; counts apart from the metrics.
+    assert page.index("<h2>Key figures</h2>") < page.index("<h2>Summary</h2>")
+    key = page.split("<h2>Key figures</h2>")[1].split("<h2>")[0]
+    assert "linear probe on the OLR embeddings" in key and "within 2 points" in key
+    counts = page.split("counts and choices (not metrics)")[1].split("</table>")[0]
+    assert "edit.num_images" in counts
+    assert re.search(r"Made \d{4}-\d\d-\d\d \d\d:\d\d UTC by kerasolr \d", page)
     assert "probe &lt;b&gt;bold&lt;/b&gt; &amp; done" in page
     assert "<td>data.image_size</td><td>32</td>" in page
     # Images: the four PNGs of figures/ and figures/training/*_latest.png, nothing else.
