@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="labels whose slot is multiplied by --scale (repeatable)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="factor for added samples and emphasised slots (default 1.0)")
+    p.add_argument("--structured", action="store_true",
+                   help="follow the labels' structure: also remove the labels an added one "
+                        "excludes and add those it implies (from the training labels)")
     p.add_argument("--intensity", type=float, default=1.0,
                    help="how far --add / --remove move a slot towards its target: 1 the "
                         "paper's edit, 2 as far again (default 1.0)")
@@ -230,7 +233,7 @@ def main(argv=None) -> int:
 
             paths = edit_image(args.run, args.image, args.out, _names(args.add),
                                _names(args.remove), _names(args.emphasise), args.scale,
-                               args.seed, args.intensity)
+                               args.seed, args.intensity, args.structured)
             print(f"edited image: {paths['edited']}\nside by side: {paths['comparison']}")
         elif args.command == "generate":
             from kerasolr.inference import generate_images

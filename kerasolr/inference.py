@@ -53,7 +53,8 @@ def _label_ids(gaussians: editing.LabelGaussians, names) -> list[int]:
 
 
 def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), emphasise=(),
-               scale: float = 1.0, seed: int = 0, intensity: float = 1.0) -> dict[str, str]:
+               scale: float = 1.0, seed: int = 0, intensity: float = 1.0,
+               structured: bool = False) -> dict[str, str]:
     """Embeds an image, edits its embedding and writes the decoded result.
 
     Args:
@@ -69,6 +70,12 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
             towards the edit's target `g`: `s + intensity (g - s)` (1: the
             paper's edit; 2: as far again, AttGAN's slide mode; below 1: part
             of the way).
+        structured: Follow the labels' structure (`editing.structured_edit`):
+            the image's current labels are the run classifier's decisions;
+            adding a label also removes those it excludes and adds those it
+            implies, removing one also removes those that imply it, as the
+            training labels say. Added slots are then plain samples (`scale`
+            multiplies only the emphasised ones); `emphasise` is applied after.
 
     Returns:
         `{"edited": out_path, "comparison": <out>_comparison.png}`; the second
@@ -91,11 +98,27 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     encoder = run.load_model("encoder")
     embedding = encoder(image[None], training=False).numpy()
     edited = embedding
+    changed_too: list[str] = []
+    if structured:
+        current = run.load_model("classifier")(image[None], training=False).numpy() > 0.5
+        structure = editing.label_structure(run.load_embeddings("train")["labels"],
+                                            gaussians.names)
+        target = current.copy()
+        for label in add_ids:
+            target = editing.structured_targets(target, label, [True], structure)
+        for label in remove_ids:
+            target = editing.structured_targets(target, label, [False], structure)
+        asked = set(add_ids) | set(remove_ids)
+        changed_too = [("+" if target[0, j] else "-") + gaussians.names[j]
+                       for j in np.flatnonzero(target[0] != current[0]) if j not in asked]
+        if changed_too:
+            log(f"edit: following the labels' structure, also {' '.join(changed_too)}")
+        edited = editing.set_labels(edited, current, target, gaussians, seed, intensity)
     # Each target differs from `edited` in one slot only, so this moves that slot.
-    for i, label in enumerate(add_ids):
+    for i, label in enumerate(add_ids if not structured else ()):
         target = editing.add_label(edited, label, gaussians, seed + i, scale)
         edited = edited + intensity * (target - edited)
-    for label in remove_ids:
+    for label in remove_ids if not structured else ():
         edited = edited + intensity * (editing.remove_label(edited, label) - edited)
     for label in emphasise_ids:
         edited = editing.scale_label(edited, label, scale)
@@ -106,6 +129,7 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     comparison = f"{stem}_comparison.png"
     title = " ".join([*(f"+{n}" for n in add), *(f"-{n}" for n in remove),
                       *(f"{n} x{scale:g}" for n in emphasise)]
+                     + ([f"(also {' '.join(changed_too)})"] if changed_too else [])
                      + ([f"(intensity {intensity:g})"] if intensity != 1.0 else []))
     size = result.shape[1]
     plots.save_png(plots.image_grid([[crop_to(image[None], size)[0], reconstruction[0],

@@ -188,6 +188,10 @@ def _check_edit_and_generate(run_dir, tmp_path, capsys):
     assert main(["edit", path, "--run", run_dir, "--add", "Smiling", "--remove", "Eyeglasses",
                  "--scale", "1.5", "--intensity", "2", "--out", stronger]) == 0
     assert not np.array_equal(np.asarray(Image.open(stronger)), edited)
+    structured = str(tmp_path / "structured.png")
+    assert main(["edit", path, "--run", run_dir, "--add", "Blond_Hair", "--structured",
+                 "--out", structured]) == 0
+    assert np.asarray(Image.open(structured)).shape == (30, 30, 3)
     as_jpeg = str(tmp_path / "edited.jpg")
     assert main(["edit", path, "--run", run_dir, "--add", "Smiling", "--out", as_jpeg]) == 0
     with open(as_jpeg, "rb") as f:
