@@ -37,6 +37,13 @@ HEADLINE = ("classifier.mean_accuracy", "probe.mean_accuracy", "majority.mean_ac
             "retrieval.classifier_map_corrected_mean", "retrieval.query_db_map_corrected_mean",
             "retrieval.classifier_query_db_map_corrected_mean", "recon.ssim",
             "recon.probs_baseline_ssim", "recon.autoencoder_baseline_ssim", "judge.mean_accuracy",
+            "judge.balanced_accuracy", "classifier.balanced_accuracy",
+            "flip.accuracy_i1_mean", "flip.accuracy_i2_mean", "flip.preservation_i1_mean",
+            "flip.preservation_i2_mean", "flip_structured.accuracy_i1_mean",
+            "flip_structured.accuracy_i2_mean", "flip_structured.preservation_i1_mean",
+            "flip.attgan13.accuracy_i2_mean", "flip.attgan13.preservation_i2_mean",
+            "flip_structured.attgan13.accuracy_i2_mean",
+            "flip_structured.attgan13.preservation_i2_mean",
             "edit.add_success", "edit.remove_success", "edit.preservation",
             "generation.balanced_accuracy", "generation.diversity", "probe.epochs_chosen",
             "timing.total_seconds")
