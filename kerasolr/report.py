@@ -269,7 +269,7 @@ def _key_figures_section(results: dict) -> str:
             for key, meaning, better, target in KEY_FIGURES if key in results]
     if not rows:
         return _missing("Key figures")
-    return _table(("what", "results.json key", "value", "better", "target"), rows,
+    return _table(("what", "key", "value", "better", "target"), rows,
                   numeric_cols=(2,))
 
 

@@ -158,7 +158,8 @@ def test_a_celeba_run_is_used_after_its_dataset_is_deleted(tmp_path, capsys):
     data = _celeba(tmp_path / "celeba", 120)
     run_dir = str(tmp_path / "run")
     assert main(["demo", "--preset", "tiny", "--dataset", "celeba", "--out", run_dir,
-                 "--set", f"data.root={data}", "--set", "data.train_fraction=0.6"]) == 0
+                 "--set", f"data.root={data}", "--set", "data.train_fraction=0.6",
+                 "--set", "data.val_fraction=0.1"]) == 0
     timing = RunDir(run_dir).read_timing()
     assert {"classifier_seconds", "siamese_seconds", "embed_seconds", "decoder_seconds",
             "decoder_probs_seconds", "autoencoder_seconds", "judge_seconds",
