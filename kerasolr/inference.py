@@ -114,12 +114,13 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         if changed_too:
             log(f"edit: following the labels' structure, also {' '.join(changed_too)}")
         edited = editing.set_labels(edited, current, target, gaussians, seed, intensity)
-    # Each target differs from `edited` in one slot only, so this moves that slot.
-    for i, label in enumerate(add_ids if not structured else ()):
-        target = editing.add_label(edited, label, gaussians, seed + i, scale)
-        edited = edited + intensity * (target - edited)
-    for label in remove_ids if not structured else ():
-        edited = edited + intensity * (editing.remove_label(edited, label) - edited)
+    else:
+        # Each target differs from `edited` in one slot only, so this moves that slot.
+        for i, label in enumerate(add_ids):
+            target = editing.add_label(edited, label, gaussians, seed + i, scale)
+            edited = edited + intensity * (target - edited)
+        for label in remove_ids:
+            edited = edited + intensity * (editing.remove_label(edited, label) - edited)
     for label in emphasise_ids:
         edited = editing.scale_label(edited, label, scale)
     reconstruction = decode(decoder, embedding)

@@ -412,7 +412,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
             emb["clean_labels"], names, config, probe)
 
     log("evaluate: classifier on clean and occluded validation and test images, probe")
-    results = validation_keys(split_41("validation", val_emb)[0])
+    val_results, val_predictions = split_41("validation", val_emb)
+    results = validation_keys(val_results)
     test_results, predictions = split_41("test", test_emb)
     results.update(test_results)
     results["probe.epochs_chosen"] = float(probe_epochs)
@@ -438,11 +439,12 @@ def evaluate(run_dir: str) -> dict[str, float]:
     results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
 
     if judge is not None:
-        results.update(_reconstruction_and_edits(run, config, names, test_emb, probs, judge))
+        results.update(_reconstruction_and_edits(run, config, names, test_emb, probs, judge,
+                                                 train_emb["labels"]))
         results["judge.epochs_chosen"] = run.best_epoch("judge")
         log("evaluate: reconstructions of the validation split")
-        results.update(validation_keys(_reconstruction(run, config, names, "validation",
-                                                       val_emb, classifier, judge)))
+        results.update(validation_keys(_reconstruction(
+            run, config, names, "validation", val_emb, judge, val_predictions["classifier"])))
     else:
         log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     run.record_timing("evaluate_seconds", time.time() - start)
@@ -473,19 +475,20 @@ def _baseline_decoders(run: RunDir, probs) -> dict:
     return baselines
 
 
-def _reconstruction(run: RunDir, config: RunConfig, names, split: str, emb, classifier, judge,
-                    probs=None) -> dict[str, float]:
-    """Section 4.4's reconstruction figures (`recon.*`, `judge.*`) on one split."""
-    batches = pipeline.example_batches(pipeline.load_split(config.data, split), BATCH)
-    if probs is None and run.has_model("decoder_probs"):
-        probs = predict_images(classifier, batches)
+def _reconstruction(run: RunDir, config: RunConfig, names, split: str, emb, judge, probs
+                    ) -> dict[str, float]:
+    """Section 4.4's reconstruction figures (`recon.*`, `judge.*`) on one split
+    (`probs`: the classifier's probabilities on it, for the probabilities-only decoder)."""
     return sections.reconstruction_section(
-        batches, emb["embeddings"], emb["clean_labels"], run.load_model("decoder"), judge, names,
+        pipeline.example_batches(pipeline.load_split(config.data, split), BATCH),
+        emb["embeddings"], emb["clean_labels"], run.load_model("decoder"), judge, names,
         config.decoder.ssim_filter_size, config.edit.threshold, _baseline_decoders(run, probs))
 
 
-def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs, judge):
-    """Sections 4.4-4.5 on the held-out split, judged by `judge`, and their figures."""
+def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs, judge,
+                              train_labels):
+    """Sections 4.4-4.5 on the held-out split, judged by `judge`, and their figures
+    (`train_labels`: what the structured edit reads the labels' structure from)."""
     decoder = run.load_model("decoder")
     gaussians = run.label_gaussians()
     seeds = Seeds(config.seed)
@@ -493,16 +496,14 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, p
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     e = config.edit
     log("evaluate: reconstructions of the held-out split")
-    results = sections.reconstruction_section(
-        pipeline.example_batches(pipeline.load_split(config.data, "test"), BATCH), embeddings,
-        truth, decoder, judge, names, config.decoder.ssim_filter_size, e.threshold, baselines)
+    results = _reconstruction(run, config, names, "test", test_emb, judge, probs)
     log(f"evaluate: add/remove/emphasise every label on {e.num_images} held-out embeddings, "
         f"{e.num_generations} generations from labels alone")
     results.update(sections.edit_section(embeddings, truth,
                                          sections.decode_and_judge(decoder, judge), gaussians,
                                          e, seeds, lambda codes: decode(decoder, codes)))
     n = min(e.protocol_images, len(embeddings))
-    structure = editing.label_structure(run.load_embeddings("train")["labels"], names)
+    structure = editing.label_structure(train_labels, names)
     for mode, name in ((None, "flip"), (structure, "flip_structured")):
         log(f"evaluate: the AttGAN/STGAN protocol ({name}): every label of {n} held-out "
             "images flipped, intensity 1 and 2")
