@@ -361,7 +361,15 @@ class RunConfig:
                f">= {MIN_SPLIT_IMAGES} (the figures show {MIN_SPLIT_IMAGES} held-out images)")
         _check(d.num_val >= MIN_SPLIT_IMAGES, "data.num_val", d.num_val,
                f">= {MIN_SPLIT_IMAGES} (the visual checks show {MIN_SPLIT_IMAGES} images)")
-        _check(0.0 <= d.label_noise < 1.0, "data.label_noise", d.label_noise, "in [0, 1)")
+        _check(0.0 <= d.label_noise < 0.5, "data.label_noise", d.label_noise,
+               "in [0, 0.5) (at 0.5 and above the flipped labels are the majority)")
+        for name, value in (("seed", self.seed), ("data.seed", d.seed),
+                            ("edit.judge_seed", self.edit.judge_seed)):
+            _check(0 <= value < 2 ** 32, name, value, "in [0, 2**32 - 1]")
+        _check(d.attributes is None or (len(d.attributes) >= 1
+                                        and len(set(d.attributes)) == len(d.attributes)),
+               "data.attributes", None if d.attributes is None else list(d.attributes),
+               "a non-empty list of distinct names, or null for all")
         _check(d.dataset in ("synthfaces", "celeba_tfds") or bool(d.root), "data.root", d.root,
                f"the folder of the {d.dataset} dataset")
         _check(d.manual_dir is None or d.dataset == "celeba_tfds", "data.manual_dir",

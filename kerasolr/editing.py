@@ -177,14 +177,29 @@ def balanced_labels(labels, count: int) -> list[int]:
 def toggle_edits(embeddings, labels, label_ids, names, gaussians: LabelGaussians,
                  seed: int) -> dict[str, np.ndarray]:
     """Per label: the embeddings with it removed where the image has it and
-    added where it does not, keyed `"toggle <name>"`."""
+    added where it does not, keyed `"add/remove <name>"` (`toggle_row_titles`
+    says, per image, which of the two each column did)."""
     edits = {}
     for label in label_ids:
         added = add_label(embeddings, label, gaussians, seed)
         removed = remove_label(embeddings, label)
         has = np.asarray(labels)[:, label] > 0.5
-        edits[f"toggle {names[label]}"] = np.where(has[:, None, None], removed, added)
+        edits[f"add/remove {names[label]}"] = np.where(has[:, None, None], removed, added)
     return edits
+
+
+def toggle_row_titles(labels, label_ids, names) -> list[str]:
+    """Per image, the labels of `label_ids` it has (their `toggle_edits`
+    column removed them; every other column added its label)."""
+    titles = []
+    for row in np.asarray(labels) > 0.5:
+        has = [names[label] for label in label_ids if row[label]]
+        titles.append("has " + ", ".join(has) if has else "has none")
+    return titles
+
+
+TOGGLE_TITLE = ("each column removes its label where the image has it (left) and adds it where "
+                "it does not")
 
 
 def slerp(a, b, t):

@@ -11,9 +11,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import sys
 import tempfile
-import time
+import weakref
 import zipfile
 
 import numpy as np
@@ -50,13 +49,13 @@ class _ArrayStream:
         return buffer.getvalue()
 
 
-def write_npz_streaming(path: str, batches, progress: bool = False) -> dict[str, int]:
+def write_npz_streaming(path: str, batches, progress=None) -> dict[str, int]:
     """Writes an iterable of dicts of numpy batches to one `.npz`, atomically.
 
     Args:
         path: Output file.
         batches: Iterable of `{name: (n, ...) array}` with the same names each time.
-        progress: Print a progress line to stderr every few seconds.
+        progress: A `kerasolr.progress.Progress` told the rows of each batch.
 
     Returns:
         `{name: number of rows}`.
@@ -65,16 +64,15 @@ def write_npz_streaming(path: str, batches, progress: bool = False) -> dict[str,
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory, prefix=".npz-") as tmp:
         streams: dict[str, _ArrayStream] = {}
-        last = time.time()
         for batch in batches:
             for name, value in batch.items():
                 if name not in streams:
                     streams[name] = _ArrayStream(tmp, name)
                 streams[name].append(np.asarray(value))
-            if progress and time.time() - last > 5:
-                rows = next(iter(streams.values())).rows
-                print(f"  embedded {rows} images", file=sys.stderr, flush=True)
-                last = time.time()
+            if progress is not None:
+                progress.update(len(next(iter(batch.values()))))
+        if progress is not None:
+            progress.done()
         for stream in streams.values():
             stream.finish()
         partial = os.path.join(tmp, "out.npz")
@@ -90,7 +88,7 @@ def write_npz_streaming(path: str, batches, progress: bool = False) -> dict[str,
 
 
 def extract_embeddings(encoder, batches: tf.data.Dataset, path: str,
-                       progress: bool = False) -> dict[str, int]:
+                       progress=None) -> dict[str, int]:
     """Embeds every image of a batched element-dict dataset into an `.npz`.
 
     Args:
@@ -98,7 +96,7 @@ def extract_embeddings(encoder, batches: tf.data.Dataset, path: str,
         batches: Batches of `{"image", "labels", "clean_labels", "id"}`.
         path: Output `.npz` with `embeddings (N, L, k)`, `labels (N, L)`,
             `clean_labels (N, L)`, `ids (N,)`.
-        progress: Print progress to stderr.
+        progress: A `kerasolr.progress.Progress` (lines with the time left).
 
     Returns:
         Rows written per array.
@@ -117,14 +115,17 @@ def extract_embeddings(encoder, batches: tf.data.Dataset, path: str,
     return write_npz_streaming(path, rows(), progress=progress)
 
 
+_PREDICT = weakref.WeakKeyDictionary()     # model -> its traced inference function
+
+
 def predict_images(model, batches) -> np.ndarray:
     """`model`'s outputs `(n, ...)` for every image of batched element dicts
-    (one traced function for all batch sizes)."""
-
-    @tf.function(reduce_retracing=True)
-    def predict(images):
-        return model(images, training=False)
-
+    (one traced function per model, kept across calls, for all batch sizes)."""
+    if model not in _PREDICT:
+        held = weakref.ref(model)      # the cache must not keep the model alive
+        _PREDICT[model] = tf.function(lambda images: held()(images, training=False),
+                                      reduce_retracing=True)
+    predict = _PREDICT[model]
     return np.concatenate([predict(element["image"]).numpy() for element in batches])
 
 

@@ -28,7 +28,12 @@ from kerasolr.evaluation.editing import (
 from kerasolr.evaluation.probe import fit_probe as train_linear_probe
 from kerasolr.evaluation.probe import probe_predictions
 from kerasolr.evaluation.reconstruction import reconstruction_metrics
-from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
+from kerasolr.evaluation.slots import (
+    correlation_matrix,
+    matrix_agreement,
+    norm_correlation_matrix,
+    slot_norm_metrics,
+)
 from kerasolr.models.decoder import crop_to, decode
 
 NORM_MATRIX = "slot norms (OLR)"
@@ -121,7 +126,7 @@ def slot_metrics(embeddings, truth, names) -> dict[str, float]:
     `correlation.norm_vs_label_pearson`: the Pearson r of the off-diagonal
     entries of the slot-norm and label correlation matrices."""
     results = slot_norm_metrics(embeddings, truth, names)
-    label_corr = np.corrcoef(np.asarray(truth, np.float64), rowvar=False)
+    label_corr = correlation_matrix(truth)
     results["correlation.norm_vs_label_pearson"] = matrix_agreement(
         norm_correlation_matrix(embeddings), label_corr)
     return results
@@ -208,7 +213,7 @@ def correlation_matrices(embeddings, labels, truth_corr=None) -> dict[str, np.nd
     """The slot-norm correlation matrix, the labels' and (if given) the
     generator's exact one, keyed by their figure titles."""
     matrices = {NORM_MATRIX: norm_correlation_matrix(embeddings),
-                LABEL_MATRIX: np.corrcoef(np.asarray(labels, np.float64), rowvar=False)}
+                LABEL_MATRIX: correlation_matrix(labels)}
     if truth_corr is not None:
         matrices[TRUTH_MATRIX] = truth_corr
     return matrices

@@ -26,7 +26,7 @@ def reconstruction_grid(originals, reconstructions: dict[str, np.ndarray],
 
 
 def edit_grid(originals, reconstructions, edits: dict[str, np.ndarray],
-              title: str | None = None) -> np.ndarray:
+              title: str | None = None, row_titles=None) -> np.ndarray:
     """One row per image: original, unedited reconstruction, then each edit.
 
     Args:
@@ -34,12 +34,13 @@ def edit_grid(originals, reconstructions, edits: dict[str, np.ndarray],
         reconstructions: `(n, h, w, 3)` decodes of the unedited embeddings.
         edits: Column title (e.g. `"+Smiling"`) -> `(n, h, w, 3)` decodes of edits.
         title: Figure title.
+        row_titles: Optional per-image titles (e.g. `editing.toggle_row_titles`).
     """
     columns = [np.asarray(originals), np.asarray(reconstructions),
                *[np.asarray(e) for e in edits.values()]]
     rows = [[column[i] for column in columns] for i in range(len(columns[0]))]
-    return plots.image_grid(rows, col_titles=["original", "reconstruction", *edits],
-                            title=title)
+    return plots.image_grid(rows, row_titles=row_titles,
+                            col_titles=["original", "reconstruction", *edits], title=title)
 
 
 def generation_grid(images, label_sets, names, per_row: int = 8,

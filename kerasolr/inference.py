@@ -18,6 +18,30 @@ from kerasolr.models.decoder import crop_to, decode
 from kerasolr.rundir import RunDir, log
 
 
+def check_image_file(path: str) -> None:
+    """Decodes the file once with Pillow, so that a truncated or corrupt image
+    gets one line naming it (TensorFlow's decoder would also print libjpeg's
+    own message on stderr).
+
+    Raises:
+        ValueError: Not an image Pillow can read, or corrupt / truncated.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    kind = "image"
+    try:
+        with Image.open(path) as image:
+            kind = image.format
+            image.load()
+    except UnidentifiedImageError:
+        raise ValueError(f"{path} is not a PNG, JPEG, BMP or GIF image") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"{path}: not a decodable image (corrupt or truncated {kind}: "
+                         f"{error})") from None
+    if kind not in ("PNG", "JPEG", "BMP", "GIF"):
+        raise ValueError(f"{path} is a {kind} image; expected PNG, JPEG, BMP or GIF")
+
+
 def read_image(path: str, image_size: int) -> np.ndarray:
     """Reads a PNG, JPEG, BMP or GIF (first frame) as float32 `(S, S, 3)` in [0, 1].
 
@@ -27,6 +51,7 @@ def read_image(path: str, image_size: int) -> np.ndarray:
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path} not found")
+    check_image_file(path)
     data = tf.io.read_file(path)
     try:
         image = tf.io.decode_image(data, channels=3, expand_animations=False)

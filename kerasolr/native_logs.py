@@ -13,6 +13,7 @@ the real stderr. `KERASOLR_NATIVE_LOGS=1` keeps every line.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import sys
@@ -23,6 +24,8 @@ _CPP_LINE = r"[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "
 _DROPPED = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|To enable the following instructions: .* rebuild TensorFlow"
+    # libjpeg's own line before a decode error that kerasolr reports itself.
+    r"|Improper call to JPEG library in state \d+"
     rf"|[IW]\d{{4}} .*:\d+\] "
     rf"|{_CPP_LINE}.*(cuInit|cuda|CUDA|GPU))")
 
@@ -37,6 +40,9 @@ def quiet() -> bool:
     docstring); returns whether the filter is on."""
     if os.environ.get("KERASOLR_NATIVE_LOGS") or getattr(quiet, "on", False):
         return False
+    # TensorFlow Datasets' Python warnings (absl), e.g. on a data dir it has
+    # not prepared, come before kerasolr's own one-line error.
+    logging.getLogger("absl").setLevel(logging.ERROR)
     try:
         sys.stderr.flush()
         terminal = os.dup(2)

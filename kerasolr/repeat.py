@@ -107,8 +107,15 @@ def repeat(config, out_dir: str, seeds: int, strategy=None) -> dict[str, dict]:
     for i in range(seeds):
         seed = config.seed + i
         path = seed_dir(out_dir, seed)
-        log(f"repeat: seed {seed} ({i + 1} of {seeds}) -> {path}")
-        run.run_all(dataclasses.replace(config, seed=seed), path, strategy)
+        seeded = dataclasses.replace(config, seed=seed)
+        # A finished seed (results.json, same config) is not evaluated again;
+        # one with another config goes to run_all, which names the difference.
+        finished = (os.path.exists(RunDir(path).results_path)
+                    and RunDir(path).read_config() == seeded)
+        log(f"repeat: seed {seed} ({i + 1} of {seeds}) -> {path}"
+            + (": finished, skipping" if finished else ""))
+        if not finished:
+            run.run_all(seeded, path, strategy)
         if is_chief(strategy):
             results[seed] = RunDir(path).read_results()
     if not is_chief(strategy):

@@ -35,6 +35,7 @@ from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
 from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
+from kerasolr.progress import Progress
 from kerasolr.resume import remove_checkpoint
 from kerasolr.rundir import (
     DATA_FILE,
@@ -135,7 +136,10 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
     encoder, _ = fit_encoder(
         s, classifier, len(names), d.image_size,
         pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle),
-        pipeline.pair_batches(val_ds, s.batch_pairs), strategy, seed=config.seed,
+        # A validation split smaller than one batch of pairs still gives one batch.
+        pipeline.pair_batches(val_ds, min(s.batch_pairs, min(
+            VALIDATION_IMAGES, pipeline.split_size(d, "validation")) // 2)), strategy,
+        seed=config.seed,
         callbacks=fit_callbacks(run, out, "siamese", "encoder", [check]),
         verbose=verbosity())
     save_finished(encoder, out, "siamese", "encoder")
@@ -166,7 +170,8 @@ def embed(run_dir: str, splits=pipeline.SPLITS, batch_size: int = BATCH,
             continue
         log(f"embed: {split} split -> {path}")
         batches = pipeline.example_batches(pipeline.load_split(config.data, split), batch_size)
-        extract_embeddings(encoder, batches, path, progress=True)
+        extract_embeddings(encoder, batches, path, progress=Progress(
+            f"embed: {split}", pipeline.split_size(config.data, split)))
         embedded.append(split)
     if embedded:
         # Splits embedded earlier keep their share: a re-run that adds one split
@@ -265,6 +270,8 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
     edit_emb = fixed_emb[:rf.EDIT_GRID_IMAGES]
     edits = editing.toggle_edits(edit_emb, fixed["labels"][:rf.EDIT_GRID_IMAGES], edit_labels,
                                  names, gaussians, seeds.edits)
+    edit_rows = editing.toggle_row_titles(fixed["labels"][:rf.EDIT_GRID_IMAGES], edit_labels,
+                                          names)
 
     def recon_figure(trainer):
         size = trainer.output_size
@@ -275,7 +282,8 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
         size = trainer.output_size
         return figures.edit_grid(
             crop_to(fixed["image"][:rf.EDIT_GRID_IMAGES], size), decode(trainer.model, edit_emb),
-            {title: decode(trainer.model, e) for title, e in edits.items()})
+            {title: decode(trainer.model, e) for title, e in edits.items()},
+            title=editing.TOGGLE_TITLE, row_titles=edit_rows)
 
     what = "decoder (OLR embeddings)"
     if not skip("decoder", what):
@@ -556,7 +564,8 @@ def evaluate_on(run_dir: str, data, split: str = "test", out_dir: str | None = N
     path = out.embeddings_path(split)
     log(f"evaluate: embedding the {split} split of {data.dataset} ({data.root}) -> {path}")
     extract_embeddings(encoder, pipeline.example_batches(pipeline.load_split(data, split), BATCH),
-                       path, progress=True)
+                       path, progress=Progress(f"evaluate: embedding {split}",
+                                               pipeline.split_size(data, split)))
     evaluated = out.load_embeddings(split)
     validation = None
     if run.has_embeddings("validation"):       # runs from before the validation split lack it

@@ -137,7 +137,10 @@ def save_decoder_figures(run: RunDir, data, names, test_emb, decoder, baselines,
         edits[f"{names[label]} x{scale:g}"] = editing.scale_label(edit_emb, label, scale)
     plots.save_png(figures.edit_grid(
         crop_to(shown[:EDIT_GRID_IMAGES], size), decode(decoder, edit_emb),
-        {title: decode(decoder, emb) for title, emb in edits.items()}),
+        {title: decode(decoder, emb) for title, emb in edits.items()},
+        title=editing.TOGGLE_TITLE + f"; the last {min(2, len(label_ids))} scale a slot",
+        row_titles=editing.toggle_row_titles(test_emb["clean_labels"][:EDIT_GRID_IMAGES],
+                                             label_ids, names)),
         run.figure_path("edits.png"))
 
     # Labels no training image had have no Gaussian: not asked for.

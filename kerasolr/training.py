@@ -20,6 +20,7 @@ from kerasolr.models import (
 )
 from kerasolr.models.decoder import ReconstructionTrainer
 from kerasolr.models.discriminator import build_patch_discriminator, classifier_feature_maps
+from kerasolr.progress import FitProgress
 from kerasolr.resume import EpochCheckpoint, StopOnNaN, remove_checkpoint
 from kerasolr.rundir import RunDir, log
 from kerasolr.seeds import Seeds
@@ -55,7 +56,7 @@ def verbosity() -> int:
 
 def fit_callbacks(run: RunDir, out: RunDir, fit: str, what: str | None = None,
                   extra=()) -> list:
-    """The callbacks of every resumable fit: the NaN stop, then the epoch
+    """The callbacks of every resumable fit: the progress lines, the NaN stop, then the epoch
     checkpoint (read from `run`, written to `out`) that also writes
     `history_<fit>.csv`, then `extra`.
 
@@ -67,7 +68,7 @@ def fit_callbacks(run: RunDir, out: RunDir, fit: str, what: str | None = None,
         extra: More callbacks.
     """
     what = what or fit
-    return [StopOnNaN(what, run.checkpoint_dir(fit)),
+    return [FitProgress(what), StopOnNaN(what, run.checkpoint_dir(fit)),
             EpochCheckpoint(run.checkpoint_dir(fit), out.checkpoint_dir(fit),
                             out.history_path(fit), what, log),
             *extra]

@@ -118,3 +118,16 @@ def test_generate_fills_only_wanted_slots():
     assert out.shape == (2, 3, 2)
     np.testing.assert_allclose(out[:, 0], 3.0, atol=1e-5)     # zero-covariance label: its mean
     assert np.all(out[0, 1] != 0) and np.all(out[1, 1] == 0) and np.all(out[:, 2] == 0)
+
+
+def test_toggle_columns_say_add_or_remove_and_rows_say_which():
+    labels = np.array([[1, 0, 1], [0, 0, 0]], np.float32)
+    g = editing.LabelGaussians(tuple("ABC"), np.ones((3, 2)), np.tile(1e-6 * np.eye(2), (3, 1, 1)),
+                               np.ones(3))
+    emb = np.zeros((2, 3, 2), np.float32)
+    edits = editing.toggle_edits(emb, labels, [0, 2], list("ABC"), g, seed=0)
+    assert list(edits) == ["add/remove A", "add/remove C"]
+    # Row 0 has A: its A column removed it (zero slot); row 1 lacks it: added (mean 1).
+    np.testing.assert_allclose(edits["add/remove A"][0, 0], [0, 0])
+    np.testing.assert_allclose(edits["add/remove A"][1, 0], [1, 1], atol=0.01)
+    assert editing.toggle_row_titles(labels, [0, 2], list("ABC")) == ["has A, C", "has none"]

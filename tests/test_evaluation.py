@@ -85,3 +85,16 @@ def test_slot_label_auc_matrix_is_diagonal_for_own_slots_and_not_when_permuted()
     one_class = labels.copy()
     one_class[:, 3] = 1
     assert np.isnan(slot_label_auc_matrix(emb, one_class)[:, 3]).all()
+
+
+def test_correlation_matrix_of_a_constant_column_is_nan_without_a_warning():
+    import warnings
+
+    from kerasolr.evaluation.slots import correlation_matrix
+
+    x = np.array([[0, 1, 1], [1, 2, 1], [0, 3, 1], [1, 5, 1]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = correlation_matrix(x)
+    assert c.shape == (3, 3) and np.isnan(c[2]).all() and np.isnan(c[:, 2]).all()
+    assert c[0, 1] == pytest.approx(np.corrcoef(x[:, 0], x[:, 1])[0, 1])

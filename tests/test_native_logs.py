@@ -21,6 +21,7 @@ def test_known_native_lines_are_dropped_and_ours_are_kept():
         "W0000 00:00:1796057550.920062   20535 shuffle_dataset_op.cc:453] Filling up shuffle",
         "To enable the following instructions: AVX2 FMA, in other operations, rebuild "
         "TensorFlow with the appropriate compiler flags.",
+        "Improper call to JPEG library in state 201",
     ):
         assert dropped(line), line
     for line in ("kerasolr: error: run directory x does not exist",

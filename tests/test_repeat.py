@@ -71,3 +71,8 @@ def test_repeat_runs_each_seed_and_writes_intervals(tmp_path, capsys):
     capsys.readouterr()
     assert main(["repeat", "--out", out, "--seeds", "3", "--aggregate"]) == 2
     assert "seed_2/results.json not found: seed 2 is not finished" in capsys.readouterr().err
+    # A plain re-run skips the finished seeds (same config) instead of evaluating them again.
+    assert main(["repeat", "--out", out, "--seeds", "2", "--preset", "tiny", "--set",
+                 "siamese.epochs=1"]) == 0
+    assert capsys.readouterr().err.count(": finished, skipping") == 2
+    assert os.path.getmtime(seeds[0].results_path) == mtime

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from kerasolr import editing
 from kerasolr.losses import ssim_per_channel
+from kerasolr.progress import Progress
 
 # The 13 attributes AttGAN and STGAN edit on CelebA.
 ATTGAN_13 = ("Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows",
@@ -138,6 +139,7 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
     base = np.concatenate(base_decisions)
     results: dict[str, float] = {}
     skipped, co_changed = 0, []
+    progress = Progress(f"evaluate: {name}", n * len(names) * len(intensities), "edits")
     for label, label_name in enumerate(names):
         possible = targets[:, label] == 0 if gaussians.counts[label] == 0 else np.ones(n, bool)
         skipped += int((~possible).sum())
@@ -167,6 +169,7 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
                 ssim, psnr = pixel_similarity(images, base_images[rows[part]], filter_size)
                 ssims.append(ssim)
                 psnrs.append(psnr)
+                progress.update(len(images))
             hit = np.concatenate(hit) if hit else np.zeros(0, bool)
             suffix = f"_i{intensity:g}"
             key = f"per_label.{label_name}.{name}_"
@@ -195,6 +198,7 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
     if structure is not None:
         results[f"{name}.co_changed_mean"] = (_mean(np.concatenate(co_changed))
                                               if co_changed else np.nan)
+    progress.done()
     results[f"{name}.num_images"] = float(n)
     results[f"{name}.skipped_adds"] = float(skipped)
     return results

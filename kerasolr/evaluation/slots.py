@@ -78,9 +78,17 @@ def own_slot_margins(auc_matrix) -> np.ndarray:
     return own - others
 
 
+def correlation_matrix(x) -> np.ndarray:
+    """`(d, d)` Pearson correlations of the columns of `(n, d)` `x`; the row and
+    column of a constant column (e.g. a label no image of a small split has)
+    are NaN, without numpy's divide warning."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.corrcoef(np.asarray(x, np.float64), rowvar=False)
+
+
 def norm_correlation_matrix(embeddings) -> np.ndarray:
     """`(L, L)` Pearson correlations between the labels' slot norms (Fig. 4)."""
-    return np.corrcoef(slot_norms(embeddings), rowvar=False)
+    return correlation_matrix(slot_norms(embeddings))
 
 
 def matrix_agreement(a, b) -> float:
@@ -91,4 +99,4 @@ def matrix_agreement(a, b) -> float:
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 2:
         return float("nan")
-    return float(np.corrcoef(x[keep], y[keep])[0, 1])
+    return float(correlation_matrix(np.stack([x[keep], y[keep]], axis=1))[0, 1])
