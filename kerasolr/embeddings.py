@@ -123,8 +123,11 @@ def predict_images(model, batches) -> np.ndarray:
     (one traced function per model, kept across calls, for all batch sizes)."""
     if model not in _PREDICT:
         held = weakref.ref(model)      # the cache must not keep the model alive
-        _PREDICT[model] = tf.function(lambda images: held()(images, training=False),
-                                      reduce_retracing=True)
+
+        def predict(images):
+            return held()(images, training=False)
+
+        _PREDICT[model] = tf.function(predict, reduce_retracing=True)
     predict = _PREDICT[model]
     return np.concatenate([predict(element["image"]).numpy() for element in batches])
 

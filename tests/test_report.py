@@ -93,6 +93,8 @@ def test_write_report_embeds_everything(tmp_path):
     assert page.index("<h2>Key figures</h2>") < page.index("<h2>Summary</h2>")
     key = page.split("<h2>Key figures</h2>")[1].split("<h2>")[0]
     assert "linear probe on the OLR embeddings" in key and "within 2 points" in key
+    probe_row = key.split("probe.mean_accuracy")[1].split("</tr>")[0]
+    assert "0.916" in probe_row and "missed" in probe_row      # 0.9123 - 0.8765 > 0.02
     counts = page.split("counts and choices (not metrics)")[1].split("</table>")[0]
     assert "edit.num_images" in counts
     assert re.search(r"Made \d{4}-\d\d-\d\d \d\d:\d\d UTC by kerasolr \d", page)
@@ -160,3 +162,17 @@ def test_a_run_inside_a_comparison_or_a_repeat_shows_its_table(tmp_path):
     assert "<th>seed 1</th>" in page and '<td class="num">0.5500</td>' in page
     folder = open(write_report(str(tmp_path / "rep"))).read()      # the repeat folder's page
     assert "kerasolr repeat: rep" in folder and 'href="seed_0/report.html"' in folder
+
+
+def test_target_status_known_answers():
+    from kerasolr.report import target_status
+
+    assert target_status("slots.norm_auc_mean", {"slots.norm_auc_mean": 0.95}) == "met"
+    assert target_status("slots.norm_auc_mean", {"slots.norm_auc_mean": 0.9499}) == "missed"
+    assert target_status("slots.norm_auc_mean", {"slots.norm_auc_mean": float("nan")}) == ""
+    assert target_status("probe.mean_accuracy", {"probe.mean_accuracy": 0.9}) == ""
+    both = {"probe.mean_accuracy": 0.90, "classifier.mean_accuracy": 0.915}
+    assert target_status("probe.mean_accuracy", both) == "met"
+    assert target_status("recon.ssim", {"recon.ssim": 0.5, "recon.probs_baseline_ssim": 0.495}
+                         ) == "missed"
+    assert target_status("timing.total_seconds", {"timing.total_seconds": 1.0}) == ""
