@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import sys
 import tempfile
 
@@ -128,12 +129,14 @@ class RunDir:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            holder = os.read(fd, 300).decode(errors="replace").split()
             os.close(fd)
+            pid = holder[0] if holder else "unknown"
+            host = f" on host {holder[1]}" if len(holder) > 1 else ""
             raise RunDirInUse(f"{self.path} is in use by another kerasolr process (pid "
-                              f"{holder}); wait for it to end, or use another --out") from None
+                              f"{pid}{host}); wait for it to end, or use another --out") from None
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}".encode())
         _HELD_LOCKS[key] = fd
 
     def file(self, *parts: str) -> str:

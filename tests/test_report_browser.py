@@ -38,8 +38,8 @@ window.addEventListener('load', () => {
 });
 </script>"""
 
-COMPARE_TABLE = """| model | linear probe acc. | retrieval mAP | chance-corrected | NDCG | NN | ranked by \
-| recon. SSIM | generation balanced acc. | train s |
+COMPARE_TABLE = """| model | linear probe acc. | retrieval mAP | chance-corrected | NDCG | NN \
+| ranked by | recon. SSIM | generation balanced acc. | train s |
 |---|---|---|---|---|---|---|---|---|---|
 | olr | 0.8849 | 0.8274 | 0.3321 | 0.9453 | 0.8352 | the label's slot | 0.4009 | 0.6325 | 532 |
 | classifier_features | 0.8841 | 0.7830 | 0.3011 | 0.9349 | 0.8269 | whole representation | - | - \

@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 import shutil
+import socket
 
 import keras
 import numpy as np
@@ -202,7 +203,8 @@ def test_one_process_writes_a_run_directory(tmp_path):
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        message = rf"run is in use by another kerasolr process \(pid {holder.pid}\)"
+        message = (rf"run is in use by another kerasolr process \(pid {holder.pid} on host "
+                   rf"{re.escape(socket.gethostname())}\)")
         with pytest.raises(rundir.RunDirInUse, match=message):
             RunDir(path).prepare(cfg.tiny(), NAMES)
         assert not os.path.exists(os.path.join(path, rundir.CONFIG_FILE))     # nothing written
@@ -213,3 +215,27 @@ def test_one_process_writes_a_run_directory(tmp_path):
     run.prepare(cfg.tiny(), NAMES)
     run.lock()                         # the same process again: nothing to do
     assert run.read_config() == cfg.tiny()
+
+
+
+def test_a_second_kerasolr_train_on_one_directory_is_refused_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = str(tmp_path / "run")
+    command = [sys.executable, "-m", "kerasolr", "train", "--out", out, "--preset", "tiny",
+               "--set", "classifier.epochs=20"]
+    first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in first.stderr:               # the lock is taken before training starts
+            if line.startswith("[kerasolr] classifier:"):
+                break
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert second.stderr.strip() == (
+            f"kerasolr: error: {out} is in use by another kerasolr process (pid {first.pid} on "
+            f"host {socket.gethostname()}); wait for it to end, or use another --out")
+        assert first.poll() is None             # the holder trains on
+    finally:
+        first.kill()
+        first.wait()
