@@ -40,6 +40,11 @@ def read_label_csv(path: str, attributes=None) -> AttributeTable:
         if not first or len(first) < 2:
             raise ValueError(f"{path}:1: expected a header 'filename,<label>,...'")
         header = [name.strip() for name in first[1:]]
+        values = [name for name in header if name in ("0", "1", "-1")]
+        if values:
+            raise ValueError(f"{path}:1: the header names a label {values[0]!r}; the first line "
+                             "must be the header 'filename,<label>,...' (this one looks like "
+                             "an image's row)")
         if len(set(header)) != len(header):
             raise ValueError(f"{path}:1: a label name appears twice in the header")
         selected = tuple(header) if attributes is None else tuple(attributes)

@@ -30,6 +30,7 @@ def test_reads_and_selects(tmp_path):
     ("filename\n", None, "labels.csv:1: expected a header"),
     ("filename,A\n", None, "no image rows"),
     ("filename,A,A\na.jpg,1,1\n", None, "appears twice in the header"),
+    ("a.jpg,1,0\nb.jpg,0,1\n", None, "looks like an image's row"),
 ])
 def test_bad_csv(tmp_path, text, attributes, message):
     with pytest.raises(ValueError) as err:
