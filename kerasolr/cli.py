@@ -167,6 +167,28 @@ def _names(values) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
+def _check_request(args) -> None:
+    """`edit` / `generate` / `search`: the labels, counts and image file asked
+    for, checked against the run's `labels.json` before TensorFlow loads."""
+    from kerasolr import checks
+
+    labels = os.path.join(args.run, "labels.json")
+    names = RunDir(args.run).label_names() if os.path.exists(labels) else None
+    if args.command == "edit":
+        checks.check_edit(names, _names(args.add), _names(args.remove), _names(args.emphasise),
+                          args.scale, args.intensity)
+    elif args.command == "generate":
+        checks.check_at_least_one("num", args.num)
+        if names is not None:
+            checks.check_labels(names, _names([args.labels]))
+    else:
+        checks.check_at_least_one("--top", args.top)
+        if names is not None:
+            checks.check_labels(names, _names(args.by))
+    if args.command != "generate":
+        checks.check_image_file(args.image)
+
+
 def _check_run_dir(path: str) -> None:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"run directory {path} does not exist")
@@ -191,6 +213,7 @@ def main(argv=None) -> int:
             from kerasolr.plots import image_format
 
             image_format(args.out)           # .png or .jpg, before any work
+            _check_request(args)
         else:
             _check_run_dir(args.run_dir)
         data = None

@@ -13,33 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from kerasolr import editing, plots, retrieval
+from kerasolr.checks import check_at_least_one, check_edit, check_image_file, check_labels
 from kerasolr.data import pipeline
 from kerasolr.models.decoder import crop_to, decode
 from kerasolr.rundir import RunDir, log
-
-
-def check_image_file(path: str) -> None:
-    """Decodes the file once with Pillow, so that a truncated or corrupt image
-    gets one line naming it (TensorFlow's decoder would also print libjpeg's
-    own message on stderr).
-
-    Raises:
-        ValueError: Not an image Pillow can read, or corrupt / truncated.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    kind = "image"
-    try:
-        with Image.open(path) as image:
-            kind = image.format
-            image.load()
-    except UnidentifiedImageError:
-        raise ValueError(f"{path} is not a PNG, JPEG, BMP or GIF image") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"{path}: not a decodable image (corrupt or truncated {kind}: "
-                         f"{error})") from None
-    if kind not in ("PNG", "JPEG", "BMP", "GIF"):
-        raise ValueError(f"{path} is a {kind} image; expected PNG, JPEG, BMP or GIF")
 
 
 def read_image(path: str, image_size: int) -> np.ndarray:
@@ -49,8 +26,6 @@ def read_image(path: str, image_size: int) -> np.ndarray:
         FileNotFoundError: No such file.
         ValueError: Not a decodable image, or not `image_size` x `image_size`.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image {path} not found")
     check_image_file(path)
     data = tf.io.read_file(path)
     try:
@@ -106,17 +81,10 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         `{"edited": out_path, "comparison": <out>_comparison.png}`; the second
         file shows original, reconstruction and edit side by side.
     """
-    if not (add or remove or emphasise):
-        raise ValueError("nothing to do: give at least one of --add, --remove, --emphasise")
-    if scale <= 0:
-        raise ValueError(f"scale={scale} is invalid: expected > 0")
-    if intensity <= 0:
-        raise ValueError(f"intensity={intensity} is invalid: expected > 0")
+    check_edit(None, add, remove, emphasise, scale, intensity)
     run = RunDir(run_dir)
     config, decoder, gaussians = _models(run)
-    overlap = set(add) & set(remove)
-    if overlap:
-        raise ValueError(f"label {sorted(overlap)[0]!r} is both added and removed")
+    check_edit(gaussians.names, add, remove, emphasise, scale, intensity)
     add_ids, remove_ids = _label_ids(gaussians, add), _label_ids(gaussians, remove)
     emphasise_ids = _label_ids(gaussians, emphasise)
     image = read_image(image_path, config.data.image_size)
@@ -173,8 +141,7 @@ def generate_images(run_dir: str, labels, out_path: str, num: int = 8, seed: int
     Returns:
         `out_path`.
     """
-    if num < 1:
-        raise ValueError(f"num={num} is invalid: expected >= 1")
+    check_at_least_one("num", num)
     _, decoder, gaussians = _models(RunDir(run_dir))
     wanted = np.zeros((num, len(gaussians.names)))
     for label in _label_ids(gaussians, labels):
@@ -202,14 +169,11 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
         "reconstructions" or "none", "files": each result's image file, or
         `None` where the images are not files (synthfaces) or not here}`.
     """
-    if top < 1:
-        raise ValueError(f"--top must be >= 1, got {top}")
+    check_at_least_one("--top", top)
     run = RunDir(run_dir)
     config = run.read_config()
     names = run.label_names()
-    unknown = [name for name in by if name not in names]
-    if unknown:
-        raise ValueError(f"unknown label {unknown[0]!r}; known: {', '.join(names)}")
+    check_labels(names, by)
     labels = [names.index(name) for name in by] or None
     gallery = run.load_embeddings(split)
     if top > len(gallery["embeddings"]):
