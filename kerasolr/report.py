@@ -317,7 +317,7 @@ def _metrics_section(results: dict) -> str:
         return _missing("All metrics")
     parts = ["<p>Every figure of <code>results.json</code> (test split; <code>validation."
              "</code>: the validation split, where choices are made). What each key means: "
-             "the README's list of <code>results.json</code> keys.</p>"]
+             "<code>docs/results.md</code> in the kerasolr repository.</p>"]
     for name, group in groups.items():
         parts.append(f"<h3>{_esc(name)}</h3>")
         parts.append(_table(("metric", "value"),
