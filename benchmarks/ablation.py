@@ -1,22 +1,27 @@
 """Ablation on synthfaces: the paper's recipe, its alternatives, and each deviation of `demo`.
 
-Each row is a `kerasolr demo` run (train, embed, evaluate) in its own run
-directory under `--out`, with `--set` overrides on a preset. Rows whose
-classifier settings match a finished row reuse that row's trained classifier
+Each row is a run (`kerasolr train`, `embed`, `evaluate`: sections 4.1-4.3,
+no decoders) in its own run directory, `--out/seed_<s>/<row>`, with `--set`
+overrides on a preset, under `--seeds N` seeds (0 .. N-1: weights, pairing,
+occlusion and shuffles; the data split stays). Rows whose classifier settings
+match a finished row of the same seed reuse that row's trained classifier
 (copied into the new run directory; the run then skips that stage), so the
 table compares Siamese training alone; the classifier time is listed once.
-Finished rows are kept, so the command can be re-run to add rows; the table
-is rebuilt from every finished row under `--out`.
+Finished rows are kept, so the command can be re-run to add rows or seeds;
+the table is rebuilt from every finished row under `--out`.
 
-Usage (about 45 minutes on 2 CPU cores at the default 10,000 images):
+Usage (about 5 minutes a row and seed on 2 CPU cores at the default 10,000 images):
     python benchmarks/ablation.py --out runs/ablation [--num-train 10000] [--rows paper,demo]
+        [--seeds 3]
 Writes `<out>/ablation.md` and prints it: the validation split's figures, where
-settings are chosen (`--split test` for the figures to report).
+settings are chosen (`--split test` for the figures to report), as the mean
+over seeds and, with two or more, the half-width of the 95% t-interval.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import shutil
@@ -24,6 +29,7 @@ import subprocess
 import sys
 
 from kerasolr import config as cfg
+from kerasolr.repeat import interval
 from kerasolr.rundir import RunDir
 
 REUSED_NOTE = "reused_classifier.txt"   # the ablation's own note in a row's run directory
@@ -64,50 +70,73 @@ def classifier_key(config) -> str:
                       + [config.siamese.occlusion_min, config.siamese.occlusion_max])
 
 
-def known_classifiers(out: str) -> dict[str, str]:
-    """Classifiers already trained by finished rows under `out`, by `classifier_key`."""
+def seed_out(out: str, seed: int) -> str:
+    return os.path.join(out, f"seed_{seed}")
+
+
+def known_classifiers(out: str, seed: int) -> dict[str, str]:
+    """Classifiers already trained by finished rows of one seed, by `classifier_key`."""
     found = {}
     for name in ROWS:
-        run = RunDir(os.path.join(out, name))
+        run = RunDir(os.path.join(seed_out(out, seed), name))
         if run.has_model("classifier") and os.path.exists(run.config_path):
             found.setdefault(classifier_key(run.read_config()), run.model_path("classifier"))
     return found
 
 
-def run_row(name, out, num_train):
-    preset, overrides, _ = ROWS[name]
-    run_dir = os.path.join(out, name)
+def row_sets(name: str, num_train: int, seed: int) -> list[str]:
+    return [*ROWS[name][1], f"data.num_train={num_train}", f"seed={seed}"]
+
+
+def run_row(name, out, num_train, seed=0):
+    preset = ROWS[name][0]
+    run_dir = os.path.join(seed_out(out, seed), name)
     run = RunDir(run_dir)
-    sets = [*overrides, f"data.num_train={num_train}"]
+    sets = row_sets(name, num_train, seed)
     key = classifier_key(cfg.override(cfg.preset(preset), sets))
-    source = known_classifiers(out).get(key)
+    source = known_classifiers(out, seed).get(key)
     if source and not run.has_model("classifier"):
         os.makedirs(run_dir, exist_ok=True)
         shutil.copy(source, run.model_path("classifier"))
         with open(run.file(REUSED_NOTE), "w") as f:
             f.write(source + "\n")
-    args = [sys.executable, "-m", "kerasolr", "demo", "--out", run_dir, "--preset", preset]
+    train = [sys.executable, "-m", "kerasolr", "train", "--out", run_dir, "--preset", preset]
     for item in sets:
-        args += ["--set", item]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        train += ["--set", item]
+    for args in (train, [sys.executable, "-m", "kerasolr", "embed", run_dir],
+                 [sys.executable, "-m", "kerasolr", "evaluate", run_dir]):
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+def finished_seeds(out: str, name: str) -> list[dict]:
+    runs = [RunDir(os.path.join(path, name)) for path in sorted(
+        glob.glob(os.path.join(out, "seed_*")))]
+    return [run.read_results() for run in runs if os.path.exists(run.results_path)]
+
+
+def cell(values) -> str:
+    """`0.997` (one seed) or `0.997 ± 0.003` (mean ± 95% half-width)."""
+    a = interval(values)
+    if a["n"] < 2:
+        return f"{a['mean']:.3f}"
+    return f"{a['mean']:.3f} ± {a['ci95_high'] - a['mean']:.3f}"
 
 
 def table(out: str, split: str = "validation") -> str:
     """The markdown table of every finished row under `out`, in `ROWS` order,
-    on the validation split (where a setting is chosen) or the test split."""
+    on the validation split (where a setting is chosen) or the test split:
+    each cell the mean over the row's finished seeds (± the 95% half-width)."""
     prefix = "validation." if split == "validation" else ""
-    lines = ["| row | what | " + " | ".join(c for c, _ in COLUMNS)
-             + " | siamese s | classifier s |", "|" + "---|" * (len(COLUMNS) + 4)]
+    lines = ["| row | what | seeds | " + " | ".join(c for c, _ in COLUMNS)
+             + " | siamese s |", "|" + "---|" * (len(COLUMNS) + 4)]
     for name, (_, _, what) in ROWS.items():
-        run = RunDir(os.path.join(out, name))
-        if not os.path.exists(run.results_path):
+        seeds = finished_seeds(out, name)
+        if not seeds:
             continue
-        results = run.read_results()
-        cells = [f"{results.get(prefix + key, float('nan')):.3f}" for _, key in COLUMNS]
-        reused = run.exists(REUSED_NOTE)
-        cls_s = "reused" if reused else f"{results.get('timing.classifier_seconds', 0):.0f}"
-        lines.append(f"| {name} | {what} | " + " | ".join(cells)
-                     + f" | {results.get('timing.siamese_seconds', 0):.0f} | {cls_s} |")
+        cells = [cell([r.get(prefix + key, float("nan")) for r in seeds]) for _, key in COLUMNS]
+        siamese = sum(r.get("timing.siamese_seconds", 0) for r in seeds) / len(seeds)
+        lines.append(f"| {name} | {what} | {len(seeds)} | " + " | ".join(cells)
+                     + f" | {siamese:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -116,6 +145,7 @@ def main():
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--num-train", type=int, default=10000)
     parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--split", default="validation", choices=["validation", "test"],
                         help="split of the table: validation (choose here) or test (report)")
     args = parser.parse_args()
@@ -123,14 +153,16 @@ def main():
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         parser.error(f"unknown rows {unknown}; known: {', '.join(ROWS)}")
-    for name in names:
-        if os.path.exists(RunDir(os.path.join(args.out, name)).results_path):
-            print(f"[ablation] {name}: finished earlier, kept", file=sys.stderr)
-            continue
-        print(f"[ablation] {name}: {ROWS[name][2]}", file=sys.stderr, flush=True)
-        run_row(name, args.out, args.num_train)
-        with open(os.path.join(args.out, "ablation.md"), "w") as f:
-            f.write(table(args.out, args.split))
+    for seed in range(args.seeds):
+        for name in names:
+            path = os.path.join(seed_out(args.out, seed), name)
+            if os.path.exists(RunDir(path).results_path):
+                print(f"[ablation] seed {seed} {name}: finished earlier, kept", file=sys.stderr)
+                continue
+            print(f"[ablation] seed {seed} {name}: {ROWS[name][2]}", file=sys.stderr, flush=True)
+            run_row(name, args.out, args.num_train, seed)
+            with open(os.path.join(args.out, "ablation.md"), "w") as f:
+                f.write(table(args.out, args.split))
     print(table(args.out, args.split))
 
 
