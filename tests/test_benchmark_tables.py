@@ -35,3 +35,17 @@ def test_ablation_table_means_seeds_with_intervals(tmp_path):
     paper = next(line for line in table.splitlines() if line.startswith("| paper |"))
     assert "| 1 | nan | 0.800 |" in paper                # one seed: no interval
     assert "| 0.420 ± " in ablation.table(str(tmp_path), "test")
+
+
+def test_compare_seeds_table_from_known_results():
+    compare_seeds = _load("compare_seeds")
+    by_seed = {s: {"olr": {"probe.mean_accuracy": 0.90 + 0.02 * s, "timing.train_seconds": 10.0},
+                   "pse": {"probe.mean_accuracy": 0.8}} for s in range(3)}
+    del by_seed[2]["pse"]
+    aggregated = compare_seeds.aggregate(by_seed)
+    assert aggregated["olr"]["probe.mean_accuracy"]["values"] == {
+        "0": 0.9, "1": 0.9 + 0.02, "2": 0.9 + 0.04}
+    table = compare_seeds.table(aggregated)
+    half = 4.302652729911275 * 0.02 / math.sqrt(3)
+    assert f"| olr | 3 | 0.920 ± {half:.3f} | - |" in table
+    assert "| pse | 2 | 0.800 ± 0.000 | - |" in table
