@@ -345,8 +345,75 @@ def structured_targets(current, label: int, add, structure: LabelStructure) -> n
     return target
 
 
+@dataclasses.dataclass
+class ConditionalSlots:
+    """Each label's slot given the image's other slots: a linear-Gaussian model
+    `y | x ~ N(mean_y + B (x - mean_x), residual)` fitted on the training
+    images that have the label (`x`: the other L - 1 slots, flattened), so an
+    added slot is drawn as it is in images that look like this one.
+
+    Attributes:
+        means_y: `(L, k)`; means_x: `(L, (L - 1) k)`; gains: `(L, k, (L - 1) k)`
+        the ridge regression `B`; residual_roots: `(L, k, k)` `R` with `R R^T`
+        the residual covariance; counts: `(L,)` images fitted on.
+    """
+
+    means_y: np.ndarray
+    means_x: np.ndarray
+    gains: np.ndarray
+    residual_roots: np.ndarray
+    counts: np.ndarray
+
+    def sample(self, label: int, embeddings, seed: int) -> np.ndarray:
+        """`(n, k)` samples of `label`'s slot given `embeddings` `(n, L, k)`'s other slots."""
+        if self.counts[label] == 0:
+            raise ValueError(f"label {label} was absent from every image the conditional "
+                             "model was fitted on; it cannot be sampled")
+        embeddings = np.asarray(embeddings, np.float64)
+        others = np.delete(embeddings, label, axis=1).reshape(len(embeddings), -1)
+        mean = self.means_y[label] + (others - self.means_x[label]) @ self.gains[label].T
+        rng = np.random.default_rng([seed, label])
+        normal = rng.standard_normal((len(embeddings), self.means_y.shape[1]))
+        return (mean + normal @ self.residual_roots[label].T).astype(np.float32)
+
+
+def fit_conditional_slots(embeddings, labels, ridge: float = 0.1) -> ConditionalSlots:
+    """Fits `ConditionalSlots` on training embeddings `(N, L, k)` and labels `(N, L)`.
+
+    Args:
+        ridge: Added to the other slots' covariance as `ridge * mean variance`
+            times the identity (there are `(L - 1) k` inputs, often more than
+            a rare label's images).
+    """
+    embeddings = np.asarray(embeddings, np.float64)
+    labels = np.asarray(labels) > 0.5
+    n, num_labels, k = embeddings.shape
+    d = (num_labels - 1) * k
+    means_y, means_x = np.zeros((num_labels, k)), np.zeros((num_labels, d))
+    gains, roots = np.zeros((num_labels, k, d)), np.zeros((num_labels, k, k))
+    counts = labels.sum(axis=0)
+    for label in range(num_labels):
+        rows = embeddings[labels[:, label]]
+        if len(rows) == 0:
+            continue
+        y = rows[:, label]
+        x = np.delete(rows, label, axis=1).reshape(len(rows), -1)
+        means_y[label], means_x[label] = y.mean(axis=0), x.mean(axis=0)
+        if len(rows) < 2:
+            continue
+        xc, yc = x - means_x[label], y - means_y[label]
+        cxx = xc.T @ xc / len(rows)
+        cxx[np.diag_indices(d)] += ridge * max(np.trace(cxx) / d, 1e-12)
+        gains[label] = np.linalg.solve(cxx, xc.T @ yc / len(rows)).T
+        residual = yc - xc @ gains[label].T
+        values, vectors = np.linalg.eigh(residual.T @ residual / len(rows))
+        roots[label] = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return ConditionalSlots(means_y, means_x, gains, roots, counts)
+
+
 def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int,
-               intensity: float = 1.0) -> np.ndarray:
+               intensity: float = 1.0, conditional: ConditionalSlots | None = None
+               ) -> np.ndarray:
     """Moves every slot whose label changes from `current` to `target`
     towards a sample of its Gaussian (added) or zeros (removed), by
     `s + intensity (g - s)`; the other slots stay as they are.
@@ -358,6 +425,8 @@ def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int
             raises `ValueError` (it cannot be sampled).
         seed: Sampling seed (mixed with the label).
         intensity: `t` of `s + t (g - s)`.
+        conditional: Draw added slots from `ConditionalSlots` given the
+            image's other slots (as edited so far) instead of the plain Gaussian.
     """
     out = np.array(embeddings, np.float32, copy=True)
     current = np.asarray(current) > 0.5
@@ -366,7 +435,11 @@ def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int
         rows = np.flatnonzero(current[:, label] != target[:, label])
         goal = np.zeros((len(rows), out.shape[-1]), np.float32)
         adds = target[rows, label]
-        if adds.any():
+        if adds.any() and conditional is not None:
+            if gaussians.counts[label] == 0:
+                gaussians.sample(int(label), 1, seed)       # the one-line error
+            goal[adds] = conditional.sample(int(label), out[rows[adds]], seed)
+        elif adds.any():
             goal[adds] = gaussians.sample(int(label), int(adds.sum()), seed)
         slot = out[rows, label]
         out[rows, label] = slot + intensity * (goal - slot)
@@ -374,9 +447,12 @@ def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int
 
 
 def structured_edit(embeddings, current, label: int, add, gaussians: LabelGaussians,
-                    structure: LabelStructure, seed: int, intensity: float = 1.0
+                    structure: LabelStructure, seed: int, intensity: float = 1.0,
+                    conditional: ConditionalSlots | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Sets `label` (present where `add`) with `structured_targets` and
-    `set_labels`; returns `(edited embeddings, target label sets)`."""
+    `set_labels` (added slots from `conditional` when given); returns
+    `(edited embeddings, target label sets)`."""
     target = structured_targets(current, label, add, structure)
-    return set_labels(embeddings, current, target, gaussians, seed, intensity), target
+    return set_labels(embeddings, current, target, gaussians, seed, intensity,
+                      conditional), target

@@ -131,3 +131,30 @@ def test_toggle_columns_say_add_or_remove_and_rows_say_which():
     np.testing.assert_allclose(edits["add/remove A"][0, 0], [0, 0])
     np.testing.assert_allclose(edits["add/remove A"][1, 0], [1, 1], atol=0.01)
     assert editing.toggle_row_titles(labels, [0, 2], list("ABC")) == ["has A, C", "has none"]
+
+
+def test_conditional_slots_follow_the_other_slots():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 1))
+    embeddings = np.stack([x, 2 * x + 1], axis=1)          # (500, 2, 1): slot 1 = 2 slot 0 + 1
+    labels = np.ones((500, 2))
+    model = editing.fit_conditional_slots(embeddings, labels, ridge=1e-6)
+    np.testing.assert_allclose(model.gains[1], [[2.0]], atol=1e-3)
+    np.testing.assert_allclose(model.residual_roots[1], [[0.0]], atol=1e-3)
+    query = np.array([[[3.0], [0.0]], [[-1.0], [0.0]]], np.float32)
+    np.testing.assert_allclose(model.sample(1, query, seed=0), [[7.0], [-1.0]], atol=1e-2)
+    # Through set_labels: adding label 1 to images without it draws the conditional sample.
+    g = editing.fit_label_gaussians(embeddings, labels, ["A", "B"])
+    out = editing.set_labels(query, [[1, 0], [1, 0]], [[1, 1], [1, 1]], g, seed=0,
+                             conditional=model)
+    np.testing.assert_allclose(out[:, 1], [[7.0], [-1.0]], atol=1e-2)
+    np.testing.assert_array_equal(out[:, 0], query[:, 0])
+    # A strong ridge shrinks the gain towards the plain Gaussian's mean.
+    shrunk = editing.fit_conditional_slots(embeddings, labels, ridge=100.0)
+    assert abs(shrunk.gains[1, 0, 0]) < 0.1
+
+
+def test_conditional_slots_refuse_a_label_no_image_had():
+    model = editing.fit_conditional_slots(np.zeros((4, 2, 1)), np.array([[1, 0]] * 4))
+    with pytest.raises(ValueError, match="absent from every image"):
+        model.sample(1, np.zeros((1, 2, 1)), seed=0)

@@ -93,7 +93,8 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
                   seed: int, threshold: float = 0.5, intensities=INTENSITIES,
                   filter_size: int = 7, batch_size: int = 256,
                   structure: editing.LabelStructure | None = None,
-                  name: str = "flip") -> dict[str, float]:
+                  name: str = "flip",
+                  conditional: editing.ConditionalSlots | None = None) -> dict[str, float]:
     """The protocol on every image and every label.
 
     Args:
@@ -117,6 +118,8 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
             many it set besides the target.
         name: Key prefix (`"flip"`; `"flip_structured"` for the structured
             mode).
+        conditional: With `structure`, added slots are drawn given the
+            image's other slots (`editing.ConditionalSlots`).
 
     Returns:
         `per_label.<Name>.<name>_{accuracy,add_accuracy,remove_accuracy,
@@ -154,7 +157,7 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
             else:
                 edited, target = editing.structured_edit(
                     embeddings[rows], current[rows], label, add, gaussians, structure, seed,
-                    intensity)
+                    intensity, conditional)
                 on_purpose = target != current[rows]
                 if intensity == intensities[0]:
                     co_changed.append(on_purpose.sum(axis=1) - 1)
