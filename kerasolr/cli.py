@@ -85,7 +85,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="how far --add / --remove move a slot towards its target: 1 the "
                         "paper's edit, 2 as far again (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--out", default="edited.png", help="output PNG (default: edited.png)")
+    p.add_argument("--align", action="store_true",
+                   help="IMAGE is any photo of a face: find the face and bring it to the "
+                        "aligned-CelebA geometry first (needs the align extra: "
+                        "pip install \"kerasolr[align]\")")
+    p.add_argument("--face", type=int, default=0,
+                   help="with --align: which face of the photo, 0 the largest (default 0)")
+    p.add_argument("--paste", choices=("edit", "replace"), default="edit",
+                   help="with --align, what goes back into the photo: the edit alone, on the "
+                        "photo's own face (default), or the decoded face, colour-matched")
+    p.add_argument("--out", default="edited.png",
+                   help="output image, .png or .jpg (default: edited.png; with --align the "
+                        "whole photo with its face edited)")
 
     p = sub.add_parser("generate", help="generate images from labels alone")
     p.add_argument("--labels", required=True, help="comma-separated label names")
@@ -103,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="labels whose slots decide similarity, comma-separated (default: the "
                         "whole embedding)")
     p.add_argument("--top", type=int, default=16, help="results (default 16)")
+    p.add_argument("--align", action="store_true",
+                   help="IMAGE is any photo of a face: find the face and bring it to the "
+                        "aligned-CelebA geometry first (needs the align extra: "
+                        "pip install \"kerasolr[align]\")")
+    p.add_argument("--face", type=int, default=0,
+                   help="with --align: which face of the photo, 0 the largest (default 0)")
     p.add_argument("--out", default="search.png", help="output grid PNG (default: search.png)")
 
     p = sub.add_parser("export", help="export a run as a TensorFlow Serving SavedModel "
@@ -187,6 +204,8 @@ def _check_request(args) -> None:
             checks.check_labels(names, _names(args.by))
     if args.command != "generate":
         checks.check_image_file(args.image)
+        if args.face < 0 or (args.face and not args.align):
+            raise ValueError(f"--face {args.face} is invalid: expected >= 0, with --align")
 
 
 def _check_run_dir(path: str) -> None:
@@ -256,7 +275,8 @@ def main(argv=None) -> int:
 
             paths = edit_image(args.run, args.image, args.out, _names(args.add),
                                _names(args.remove), _names(args.emphasise), args.scale,
-                               args.seed, args.intensity, args.structured)
+                               args.seed, args.intensity, args.structured,
+                               align=args.align, face=args.face, paste=args.paste)
             print(f"edited image: {paths['edited']}\nside by side: {paths['comparison']}")
         elif args.command == "generate":
             from kerasolr.inference import generate_images
@@ -266,7 +286,8 @@ def main(argv=None) -> int:
         elif args.command == "search":
             from kerasolr.inference import search_image
 
-            found = search_image(args.run, args.image, args.out, _names(args.by), args.top)
+            found = search_image(args.run, args.image, args.out, _names(args.by), args.top,
+                                 align=args.align, face=args.face)
             files = found["files"] or [None] * len(found["indices"])
             print(f"results grid: {found['grid']}\n" + "\n".join(
                 f"{rank + 1:3d}. " + (f"{path} (" if path else "") + f"test image {i}, id "

@@ -39,6 +39,26 @@ def read_image(path: str, image_size: int) -> np.ndarray:
     return (tf.cast(image, tf.float32) / 255.0).numpy()
 
 
+def load_input(path: str, image_size: int, align: bool = False, face: int = 0):
+    """The models' input `(S, S, 3)` for an image file: as it is (it must be
+    `S` x `S`), or, with `align`, face `face` of any photo brought to the
+    aligned-CelebA geometry (`kerasolr.align`). Returns `(image, photo,
+    aligned)`; the last two are `None` without `align`."""
+    if not align:
+        return read_image(path, image_size), None, None
+    from PIL import Image
+
+    from kerasolr import align as face_align
+
+    check_image_file(path)
+    with Image.open(path) as opened:
+        photo = np.asarray(opened.convert("RGB"))
+    aligned = face_align.align_face(photo, face, name=path)
+    if aligned.faces > 1:
+        log(f"{path}: {aligned.faces} faces; using face {face} (0 is the largest; --face N)")
+    return face_align.crop_of(aligned, image_size), photo, aligned
+
+
 def _models(run: RunDir):
     """The run's config, decoder and label Gaussians (checked before any loading)."""
     config = run.read_config()
@@ -54,7 +74,8 @@ def _label_ids(gaussians: editing.LabelGaussians, names) -> list[int]:
 
 def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), emphasise=(),
                scale: float = 1.0, seed: int = 0, intensity: float = 1.0,
-               structured: bool = False) -> dict[str, str]:
+               structured: bool = False, align: bool = False, face: int = 0,
+               paste: str = "edit") -> dict[str, str]:
     """Embeds an image, edits its embedding and writes the decoded result.
 
     Args:
@@ -76,6 +97,12 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
             implies, removing one also removes those that imply it, as the
             training labels say. Added slots are then plain samples (`scale`
             multiplies only the emphasised ones); `emphasise` is applied after.
+        align: The image is any photo of a face: it is aligned first
+            (`load_input`), and `out_path` gets the whole photo with its face
+            edited (`kerasolr.align.paste_back`).
+        face: With `align`, which face (0: the largest).
+        paste: With `align`, `"edit"` pastes the change alone onto the
+            photo's face, `"replace"` the decoded face, colour-matched.
 
     Returns:
         `{"edited": out_path, "comparison": <out>_comparison.png}`; the second
@@ -87,7 +114,9 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     check_edit(gaussians.names, add, remove, emphasise, scale, intensity)
     add_ids, remove_ids = _label_ids(gaussians, add), _label_ids(gaussians, remove)
     emphasise_ids = _label_ids(gaussians, emphasise)
-    image = read_image(image_path, config.data.image_size)
+    if paste not in ("edit", "replace"):
+        raise ValueError(f"paste={paste!r} is invalid: expected 'edit' or 'replace'")
+    image, photo, aligned = load_input(image_path, config.data.image_size, align, face)
     encoder = run.load_model("encoder")
     embedding = encoder(image[None], training=False).numpy()
     edited = embedding
@@ -118,7 +147,14 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         edited = editing.scale_label(edited, label, scale)
     reconstruction = decode(decoder, embedding)
     result = decode(decoder, edited)
-    plots.save_png(plots.to_uint8(result[0]), out_path)
+    if aligned is None:
+        plots.save_png(plots.to_uint8(result[0]), out_path)
+    else:
+        from kerasolr import align as face_align
+
+        plots.save_png(face_align.paste_back(
+            photo, result[0], aligned, reconstruction[0] if paste == "edit" else None,
+            input_size=config.data.image_size), out_path)
     stem, _ = os.path.splitext(out_path)
     comparison = f"{stem}_comparison.png"
     title = " ".join([*(f"+{n}" for n in add), *(f"-{n}" for n in remove),
@@ -153,7 +189,7 @@ def generate_images(run_dir: str, labels, out_path: str, num: int = 8, seed: int
 
 
 def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int = 16,
-                 split: str = "test") -> dict:
+                 split: str = "test", align: bool = False, face: int = 0) -> dict:
     """Finds the images of a run's split nearest to a query image, judged only
     by the chosen labels' slots (or by the whole embedding when `by` is empty),
     and writes a grid: the query, then the `top` results in order.
@@ -162,6 +198,9 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
     is not on this machine (a run copied to a serving machine), as the
     decoder's reconstructions of their stored embeddings, or, without a
     decoder, as blank tiles, and the grid's title says so.
+
+    With `align`, the query is any photo of a face, aligned first (face
+    `face`, 0 the largest).
 
     Returns:
         `{"grid": out_path, "indices": positions in the split, "ids": the
@@ -179,7 +218,7 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
     if top > len(gallery["embeddings"]):
         log(f"note: the {split} split has {len(gallery['embeddings'])} images; showing all "
             f"of them, not {top}")
-    query = read_image(image_path, config.data.image_size)
+    query = load_input(image_path, config.data.image_size, align, face)[0]
     encoder = run.load_model("encoder")
     distances, indices = retrieval.search(
         retrieval.codes(encoder(query[None], training=False).numpy(), labels),

@@ -190,6 +190,37 @@ def test_a_celeba_run_is_used_after_its_dataset_is_deleted(tmp_path, capsys):
     assert len(out) == 4 and out[1].startswith("  1. test image ")
     for path in ("edited.png", "generated.png", "search.png"):
         assert Image.open(tmp_path / path).size[0] > 0
+    _edit_a_photo_with_align(tmp_path, run_dir, capsys)
+
+
+def _edit_a_photo_with_align(tmp_path, run_dir, capsys):
+    """`edit --align` on an unaligned photo (a real CelebA face, turned and moved in a
+    larger picture) writes the whole photo, changed only around the face."""
+    from test_align import FACES, HAVE_DLIB
+
+    from kerasolr import align
+
+    if not (HAVE_DLIB and FACES):
+        return                 # test_align says why it skips
+    face = np.asarray(Image.open(FACES[1]).convert("RGB"))
+    known = np.array([[0.9, -0.3, 120.0], [0.3, 0.9, 40.0]])
+    photo = align.warp(face, known, (400, 360))
+    Image.fromarray(photo).save(tmp_path / "photo.jpg", quality=95)
+    out = tmp_path / "photo_edited.png"
+    assert main(["edit", str(tmp_path / "photo.jpg"), "--align", "--run", run_dir,
+                 "--add", "Eyeglasses", "--intensity", "2", "--paste", "replace",
+                 "--out", str(out)]) == 0
+    edited = np.asarray(Image.open(out)).astype(int)
+    before = np.asarray(Image.open(tmp_path / "photo.jpg")).astype(int)
+    assert edited.shape == before.shape
+    changed = np.abs(edited - before).sum(axis=2) > 30
+    eyes = align.apply(known, align.TEMPLATE[:2]).mean(axis=0).round().astype(int)
+    assert changed[eyes[1] - 5:eyes[1] + 5, eyes[0] - 5:eyes[0] + 5].any()
+    assert not changed[:20].any() and not changed[:, -20:].any()      # far from the face
+    capsys.readouterr()
+    assert main(["edit", str(tmp_path / "photo.jpg"), "--align", "--face", "3", "--run",
+                 run_dir, "--add", "Male"]) == 2
+    assert "--face 3 asked for, but the photo has 1 face" in capsys.readouterr().err
 
 
 def test_one_process_writes_a_run_directory(tmp_path):
