@@ -8,7 +8,8 @@ measures how far M(K(.)) is from the identity:
   and their image through M(K(.));
 - pixel error: mean absolute difference (0-255) over the models' square crop
   between the re-aligned face and the original, beside the same figure for
-  the exact inverse K^-1 (the floor that two resamplings leave).
+  the exact inverse K^-1 (the floor that two resamplings leave) and for the
+  original shifted by one pixel (a yardstick of what a pixel of error costs).
 It also re-aligns the original aligned images: the transform should be the
 identity (its landmark error is reported the same way).
 
@@ -59,7 +60,7 @@ def crop_mae(a, b) -> float:
 
 def measure(files, cases: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    points, pixels, floors, fails, again = [], [], [], 0, []
+    points, pixels, floors, shifted, fails, again = [], [], [], [], 0, []
     start = time.time()
     for i in range(cases):
         original = np.asarray(Image.open(files[i % len(files)]).convert("RGB"))
@@ -74,6 +75,8 @@ def measure(files, cases: int, seed: int = 0) -> dict:
         pixels.append(crop_mae(found.image, original))
         floors.append(crop_mae(align.warp(canvas, align.invert(known), align.ALIGNED_SIZE),
                                original))
+        one_pixel = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        shifted.append(crop_mae(align.warp(original, one_pixel, align.ALIGNED_SIZE), original))
         if i < 100:
             try:
                 again.append(point_error(align.align_face(original).matrix))
@@ -83,6 +86,7 @@ def measure(files, cases: int, seed: int = 0) -> dict:
             "landmark_error_px": float(np.mean(points)),
             "landmark_error_p95_px": float(np.percentile(points, 95)),
             "pixel_mae": float(np.mean(pixels)), "pixel_mae_floor": float(np.mean(floors)),
+            "pixel_mae_of_a_1px_shift": float(np.mean(shifted)),
             "realign_identity_error_px": float(np.mean(again)), "realigned": len(again),
             "seconds_per_case": (time.time() - start) / cases}
 
