@@ -5,7 +5,9 @@ the exit code, the seconds it took, the lines printed on stderr (the last one
 shown), whether a Python traceback appeared and whether the command left a
 run directory behind. Writes the table to `docs/bad_inputs.md` (or OUT) and
 prints the summary: tracebacks, silent accepts (exit 0), errors after more
-than 10 s, and half-made run directories should all be 0.
+than 10 s of work (a stage had started: "[kerasolr] <stage>: ..." was printed;
+importing TensorFlow alone takes 5-10 s here and is not work), and half-made
+run directories should all be 0.
 
     python benchmarks/bad_inputs.py RUN_DIR [--out docs/bad_inputs.md]
 
@@ -221,7 +223,10 @@ def attempt(argv: list[str], cwd: str) -> dict:
     seconds = time.time() - start
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("kerasolr: error:")]
-    return {"rc": proc.returncode, "seconds": seconds, "lines": len(lines),
+    # Work done before the error: any stage line ("[kerasolr] classifier: ...").
+    worked = any(line.startswith("[kerasolr] ") and not line.startswith("[kerasolr] note")
+                 for line in lines)
+    return {"rc": proc.returncode, "seconds": seconds, "lines": len(lines), "worked": worked,
             "line": (errors or lines or [proc.stdout.strip().splitlines()[-1]
                                          if proc.stdout.strip() else ""])[-1],
             "traceback": "Traceback" in proc.stderr}
@@ -245,7 +250,7 @@ def main(argv: list[str]) -> int:
                 flags.append("traceback")
             if result["rc"] == 0:
                 flags.append("accepted")
-            if result["rc"] != 0 and result["seconds"] > LATE:
+            if result["rc"] != 0 and result["worked"] and result["seconds"] > LATE:
                 flags.append("late")
             if os.path.exists(out):
                 flags.append("left a run dir")
@@ -259,7 +264,7 @@ def main(argv: list[str]) -> int:
             print(rows[-1], flush=True)
     summary = (f"{len(rows)} bad inputs: {problems['traceback']} tracebacks, "
                f"{problems['accepted']} accepted (exit 0), {problems['late']} errors after more "
-               f"than {LATE:.0f} s, {problems['left a run dir']} left a run directory.")
+               f"than {LATE:.0f} s of work, {problems['left a run dir']} left a run directory.")
     with open(target, "w") as f:
         f.write("# Bad inputs, tried as a newcomer would (issue 15)\n\n"
                 "Each row is a real `python -m kerasolr` process in a scratch folder (`TMP`), run "

@@ -126,7 +126,7 @@ def check_or_skip(report: ScanReport, skip_bad: bool, log=print) -> np.ndarray:
     if report.bad and not skip_bad:
         path, reason = report.bad[0]
         more = f" (and {len(report.bad) - 1} more bad files)" if len(report.bad) > 1 else ""
-        raise ValueError(f"{path}: {reason}{more}; pass skip_bad=True to skip bad images")
+        raise ValueError(f"{path}: {reason}{more}; --set data.skip_bad=true skips bad images")
     if report.bad:
         log(f"skipping {len(report.bad)} bad image(s): "
             + "; ".join(f"{path} ({reason})" for path, reason in report.bad[:20])
