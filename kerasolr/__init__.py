@@ -8,3 +8,11 @@ stays cheap (no TensorFlow import).
 """
 
 __version__ = "0.1.0"
+
+
+def from_preset(name: str):
+    """A shipped ready-to-use model (`kerasolr.presets.from_preset`), e.g.
+    `kerasolr.from_preset("synthfaces-64")`."""
+    from kerasolr.presets import from_preset as load
+
+    return load(name)

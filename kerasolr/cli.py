@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("edit", help="edit an image through its embedding")
     p.add_argument("image", help="a PNG/JPEG image at the run's resolution")
     p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
+                        "synthfaces-64)")
     p.add_argument("--add", action="append", default=[], metavar="LABELS",
                    help="labels to add, comma-separated (repeatable)")
     p.add_argument("--remove", action="append", default=[], metavar="LABELS",
@@ -101,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate images from labels alone")
     p.add_argument("--labels", required=True, help="comma-separated label names")
     p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
+                        "synthfaces-64)")
     p.add_argument("--num", type=int, default=8, help="images to generate (default 8)")
     p.add_argument("--scale", type=float, default=1.0, help="factor for the samples")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
@@ -110,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
                                       "by chosen labels' slots")
     p.add_argument("image", help="a PNG/JPEG image at the run's resolution")
     p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
+                        "synthfaces-64)")
     p.add_argument("--by", action="append", default=[], metavar="LABELS",
                    help="labels whose slots decide similarity, comma-separated (default: the "
                         "whole embedding)")
@@ -228,6 +237,10 @@ def main(argv=None) -> int:
         elif args.command == "compare":
             config = _compare_config(args)
         elif args.command in ("edit", "generate", "search"):
+            if args.preset:
+                from kerasolr.presets import preset_dir
+
+                args.run = preset_dir(args.preset)
             _check_run_dir(args.run)
             from kerasolr.plots import image_format
 

@@ -167,6 +167,23 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     assert os.path.getmtime(os.path.join(run_dir, "encoder.keras")) == mtime
     # A different config in the same directory is refused.
     assert main(["train", "--preset", "tiny", "--out", run_dir]) == 2
+    _check_preset_build(run_dir, tmp_path)
+
+
+def _check_preset_build(run_dir, tmp_path):
+    """`python -m kerasolr.presets build`: the run's files and a model card with its figures."""
+    from kerasolr import presets
+
+    out = presets.build(run_dir, "tiny-test", out_dir=str(tmp_path / "presets"))
+    for file in (*presets.FILES, presets.CARD):
+        assert os.path.exists(os.path.join(out, file)), file
+    card = open(os.path.join(out, presets.CARD)).read()
+    with open(os.path.join(run_dir, "results.json")) as f:
+        probe = json.load(f)["probe.mean_accuracy"]
+    assert f"| linear probe on the embeddings | `probe.mean_accuracy` | {probe:.3f} |" in card
+    assert "Smiling" in card and "kerasolr demo --out RUN" in card
+    with pytest.raises(FileNotFoundError, match="results.json not found"):
+        presets.build(str(tmp_path / "nothing"), "x", out_dir=str(tmp_path / "presets"))
 
 
 def _check_edit_and_generate(run_dir, tmp_path, capsys):
