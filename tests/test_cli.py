@@ -182,7 +182,7 @@ def _check_preset_build(run_dir, tmp_path):
         probe = json.load(f)["probe.mean_accuracy"]
     assert f"| linear probe on the embeddings | `probe.mean_accuracy` | {probe:.3f} |" in card
     assert "Smiling" in card and "kerasolr demo --out RUN" in card
-    with pytest.raises(FileNotFoundError, match="results.json not found"):
+    with pytest.raises(FileNotFoundError, match="not found: a preset needs a finished run"):
         presets.build(str(tmp_path / "nothing"), "x", out_dir=str(tmp_path / "presets"))
 
 
