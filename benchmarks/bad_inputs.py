@@ -256,8 +256,9 @@ def main(argv: list[str]) -> int:
                 flags.append("left a run dir")
             for flag in flags:
                 problems[flag] += 1
-            shown = " ".join(a if a.strip() else repr(a) for a in args).replace(tmp, "TMP")
-            line = result["line"].replace(tmp, "TMP").replace("|", "\\|")
+            shown = " ".join(a if a.strip() else repr(a) for a in args).replace(
+                tmp, "TMP").replace(run, "RUN")
+            line = result["line"].replace(tmp, "TMP").replace(run, "RUN").replace("|", "\\|")
             rows.append(f"| {number} | {what} | `kerasolr {shown}` | {result['rc']} | "
                         f"{result['seconds']:.1f} | {result['lines']} | {line} | "
                         f"{', '.join(flags) or 'ok'} |")
