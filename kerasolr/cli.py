@@ -13,7 +13,13 @@ import json
 import os
 import sys
 
-from kerasolr.rundir import RESULTS_FILE, SEEDS_RESULTS_FILE, SUMMARY_FILE, RunDir
+from kerasolr.rundir import (
+    LABELS_FILE,
+    RESULTS_FILE,
+    SEEDS_RESULTS_FILE,
+    SUMMARY_FILE,
+    RunDir,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,8 +204,8 @@ def _check_request(args) -> None:
     for, checked against the run's `labels.json` before TensorFlow loads."""
     from kerasolr import checks
 
-    labels = os.path.join(args.run, "labels.json")
-    names = RunDir(args.run).label_names() if os.path.exists(labels) else None
+    run = RunDir(args.run)
+    names = run.label_names() if run.exists(LABELS_FILE) else None
     if args.command == "edit":
         checks.check_edit(names, _names(args.add), _names(args.remove), _names(args.emphasise),
                           args.scale, args.intensity)

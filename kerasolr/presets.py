@@ -23,10 +23,20 @@ import os
 import shutil
 import sys
 
+from kerasolr.rundir import (
+    CONFIG_FILE,
+    EMBEDDINGS_DIR,
+    GAUSSIANS_FILE,
+    LABELS_FILE,
+    MODEL_SUFFIX,
+    RESULTS_FILE,
+    RunDir,
+)
+
 PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets")
 MODELS = ("classifier", "encoder", "decoder")
-FILES = ("config.json", "labels.json", "label_gaussians.npz", "embeddings/test.npz",
-         *(f"{m}.keras" for m in MODELS))
+FILES = (CONFIG_FILE, LABELS_FILE, GAUSSIANS_FILE, os.path.join(EMBEDDINGS_DIR, "test.npz"),
+         *(m + MODEL_SUFFIX for m in MODELS))
 CARD = "MODEL_CARD.md"
 
 
@@ -35,7 +45,7 @@ def available() -> list[str]:
     if not os.path.isdir(PRESETS_DIR):
         return []
     return sorted(name for name in os.listdir(PRESETS_DIR)
-                  if os.path.exists(os.path.join(PRESETS_DIR, name, "config.json")))
+                  if os.path.exists(RunDir(os.path.join(PRESETS_DIR, name)).config_path))
 
 
 def preset_dir(name: str) -> str:
@@ -67,8 +77,6 @@ class Preset:
 
 def from_preset(name: str) -> Preset:
     """Loads a shipped preset (the models with Keras's `safe_mode`)."""
-    from kerasolr.rundir import RunDir
-
     run = RunDir(preset_dir(name))
     return Preset(name, run.path, run.read_config(), run.label_names(),
                   *(run.load_model(m) for m in MODELS), run.label_gaussians())
@@ -81,24 +89,21 @@ def build(run_dir: str, name: str, out_dir: str = PRESETS_DIR) -> str:
     Raises:
         FileNotFoundError: Naming the first file the run lacks.
     """
-    for file in (*FILES, "results.json"):
-        if not os.path.exists(os.path.join(run_dir, file)):
-            raise FileNotFoundError(f"{os.path.join(run_dir, file)} not found: a preset needs "
-                                    "a finished run (kerasolr demo)")
+    run = RunDir(run_dir)
+    for file in (*FILES, RESULTS_FILE):
+        if not run.exists(file):
+            raise FileNotFoundError(f"{run.file(file)} not found: a preset needs a finished "
+                                    "run (kerasolr demo)")
     target = os.path.join(out_dir, name)
     partial = target + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(os.path.join(partial, "embeddings"))
+    os.makedirs(os.path.join(partial, EMBEDDINGS_DIR))
     for file in FILES:
-        shutil.copy(os.path.join(run_dir, file), os.path.join(partial, file))
-    with open(os.path.join(run_dir, "results.json")) as f:
-        results = json.load(f)
-    with open(os.path.join(run_dir, "config.json")) as f:
+        shutil.copy(run.file(file), os.path.join(partial, file))
+    with open(run.config_path) as f:
         config = json.load(f)
-    with open(os.path.join(run_dir, "labels.json")) as f:
-        names = json.load(f)["label_names"]
     with open(os.path.join(partial, CARD), "w") as f:
-        f.write(model_card(name, config, results, names))
+        f.write(model_card(name, config, run.read_results(), run.label_names()))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(partial, target)
     return target

@@ -160,6 +160,7 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     other = str(tmp_path / "other.html")
     assert main(["report", run_dir, "--out", other]) == 0
     assert os.path.getsize(other) > 10000
+    _check_preset_build(run_dir, tmp_path)          # before the edit checks move the decoder
     _check_edit_and_generate(run_dir, tmp_path, capsys)
     # Re-running continues the finished run instead of retraining it.
     mtime = os.path.getmtime(os.path.join(run_dir, "encoder.keras"))
@@ -167,7 +168,6 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     assert os.path.getmtime(os.path.join(run_dir, "encoder.keras")) == mtime
     # A different config in the same directory is refused.
     assert main(["train", "--preset", "tiny", "--out", run_dir]) == 2
-    _check_preset_build(run_dir, tmp_path)
 
 
 def _check_preset_build(run_dir, tmp_path):
