@@ -32,19 +32,9 @@ CANVAS = (420, 420)
 
 
 def known_transform(rng) -> np.ndarray:
-    angle = np.deg2rad(rng.uniform(-30, 30))
-    scale = rng.uniform(0.8, 1.6)
-    c, s = scale * np.cos(angle), scale * np.sin(angle)
-    linear = np.array([[c, -s], [s, c]])
-    centre = np.array([89.0, 109.0])
-    target = np.array(CANVAS) / 2 + rng.uniform(-60, 60, size=2)
-    return np.hstack([linear, (target - linear @ centre)[:, None]])
-
-
-def compose(outer, inner) -> np.ndarray:
-    """`outer(inner(.))` of two `(2, 3)` transforms."""
-    return np.hstack([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[
-        :, None]])
+    degrees, scale = rng.uniform(-30, 30), rng.uniform(0.8, 1.6)
+    return align.turning(degrees, (89.0, 109.0), scale,
+                         np.array(CANVAS) / 2 + rng.uniform(-60, 60, size=2))
 
 
 def point_error(matrix) -> float:
@@ -71,7 +61,7 @@ def measure(files, cases: int, seed: int = 0) -> dict:
         except align.AlignError:
             fails += 1
             continue
-        points.append(point_error(compose(found.matrix, known)))
+        points.append(point_error(align.compose(found.matrix, known)))
         pixels.append(crop_mae(found.image, original))
         floors.append(crop_mae(align.warp(canvas, align.invert(known), align.ALIGNED_SIZE),
                                original))

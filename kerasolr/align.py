@@ -92,6 +92,23 @@ def apply(matrix, points) -> np.ndarray:
     return points @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
 
 
+def compose(outer, inner) -> np.ndarray:
+    """`outer(inner(.))` of two `(2, 3)` transforms."""
+    outer, inner = np.asarray(outer, np.float64), np.asarray(inner, np.float64)
+    return np.hstack([outer[:, :2] @ inner[:, :2],
+                      (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]])
+
+
+def turning(degrees: float, centre, scale: float = 1.0, target=None) -> np.ndarray:
+    """The `(2, 3)` rotation by `degrees` and uniform `scale` about `centre`
+    that puts `centre` on `target` (default: where it was)."""
+    angle = np.deg2rad(degrees)
+    linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.asarray(centre, np.float64)
+    target = centre if target is None else np.asarray(target, np.float64)
+    return np.hstack([linear, (target - linear @ centre)[:, None]])
+
+
 def warp(image, matrix, size, resample=Image.BICUBIC) -> np.ndarray:
     """`image` `(h, w, c)` uint8 through `matrix` (its pixels -> output pixels)
     into an output of `size` (width, height); outside the image is black."""
@@ -117,10 +134,7 @@ def landmarks(image, face: int = 0, name: str = "image") -> tuple[np.ndarray, in
     for degrees in (25, -25):
         if found:
             break
-        angle = np.deg2rad(degrees)
-        centre = np.array([image.shape[1], image.shape[0]]) / 2
-        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        turn = np.hstack([rotation, (centre - rotation @ centre)[:, None]])
+        turn = turning(degrees, np.array([image.shape[1], image.shape[0]]) / 2)
         turned = np.ascontiguousarray(warp(image, turn, (image.shape[1], image.shape[0])))
         found = sorted(detector(turned, 1), key=lambda r: -r.area())
         if found:
@@ -198,9 +212,7 @@ def paste_back(photo, crop, aligned: AlignedFace, reconstruction=None, input_siz
     scale = (right - left) / input_size
     offset = scale * (input_size - size) / 2
     to_aligned = np.array([[scale, 0.0, left + offset], [0.0, scale, top + offset]])
-    back = invert(aligned.matrix)
-    to_photo = np.hstack([back[:, :2] @ to_aligned[:, :2],
-                          (back[:, :2] @ to_aligned[:, 2] + back[:, 2])[:, None]])
+    to_photo = compose(invert(aligned.matrix), to_aligned)
     height, width = photo.shape[:2]
 
     def to_frame(values):           # (o, o, 3) floats in [0, 1] -> photo frame, floats 0-255

@@ -22,6 +22,24 @@ from kerasolr.rundir import (
 )
 
 
+def _add_model_args(p) -> None:
+    """`--run` / `--preset`: the model of `edit`, `generate` and `search`."""
+    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--preset", metavar="NAME",
+                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
+                        "synthfaces-64)")
+
+
+def _add_align_args(p) -> None:
+    """`--align` / `--face`: `edit` and `search` on any photo of a face."""
+    p.add_argument("--align", action="store_true",
+                   help="IMAGE is any photo of a face: find the face and bring it to the "
+                        "aligned-CelebA geometry first (needs the align extra: "
+                        "pip install \"kerasolr[align]\")")
+    p.add_argument("--face", type=int, default=0,
+                   help="with --align: which face of the photo, 0 the largest (default 0)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerasolr",
@@ -75,10 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("edit", help="edit an image through its embedding")
     p.add_argument("image", help="a PNG/JPEG image at the run's resolution")
-    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
-    p.add_argument("--preset", metavar="NAME",
-                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
-                        "synthfaces-64)")
+    _add_model_args(p)
     p.add_argument("--add", action="append", default=[], metavar="LABELS",
                    help="labels to add, comma-separated (repeatable)")
     p.add_argument("--remove", action="append", default=[], metavar="LABELS",
@@ -94,12 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="how far --add / --remove move a slot towards its target: 1 the "
                         "paper's edit, 2 as far again (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
-    p.add_argument("--align", action="store_true",
-                   help="IMAGE is any photo of a face: find the face and bring it to the "
-                        "aligned-CelebA geometry first (needs the align extra: "
-                        "pip install \"kerasolr[align]\")")
-    p.add_argument("--face", type=int, default=0,
-                   help="with --align: which face of the photo, 0 the largest (default 0)")
+    _add_align_args(p)
     p.add_argument("--paste", choices=("edit", "replace"), default="edit",
                    help="with --align, what goes back into the photo: the edit alone, on the "
                         "photo's own face (default), or the decoded face, colour-matched")
@@ -109,10 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="generate images from labels alone")
     p.add_argument("--labels", required=True, help="comma-separated label names")
-    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
-    p.add_argument("--preset", metavar="NAME",
-                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
-                        "synthfaces-64)")
+    _add_model_args(p)
     p.add_argument("--num", type=int, default=8, help="images to generate (default 8)")
     p.add_argument("--scale", type=float, default=1.0, help="factor for the samples")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
@@ -121,20 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="find a run's images nearest to a query image, judged "
                                       "by chosen labels' slots")
     p.add_argument("image", help="a PNG/JPEG image at the run's resolution")
-    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
-    p.add_argument("--preset", metavar="NAME",
-                   help="a ready-made model shipped with kerasolr instead of --run (e.g. "
-                        "synthfaces-64)")
+    _add_model_args(p)
     p.add_argument("--by", action="append", default=[], metavar="LABELS",
                    help="labels whose slots decide similarity, comma-separated (default: the "
                         "whole embedding)")
     p.add_argument("--top", type=int, default=16, help="results (default 16)")
-    p.add_argument("--align", action="store_true",
-                   help="IMAGE is any photo of a face: find the face and bring it to the "
-                        "aligned-CelebA geometry first (needs the align extra: "
-                        "pip install \"kerasolr[align]\")")
-    p.add_argument("--face", type=int, default=0,
-                   help="with --align: which face of the photo, 0 the largest (default 0)")
+    _add_align_args(p)
     p.add_argument("--out", default="search.png", help="output grid PNG (default: search.png)")
 
     p = sub.add_parser("export", help="export a run as a TensorFlow Serving SavedModel "

@@ -108,10 +108,9 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         `{"edited": out_path, "comparison": <out>_comparison.png}`; the second
         file shows original, reconstruction and edit side by side.
     """
-    check_edit(None, add, remove, emphasise, scale, intensity)
+    check_edit(None, add, remove, emphasise, scale, intensity)   # labels: `_label_ids`
     run = RunDir(run_dir)
     config, decoder, gaussians = _models(run)
-    check_edit(gaussians.names, add, remove, emphasise, scale, intensity)
     add_ids, remove_ids = _label_ids(gaussians, add), _label_ids(gaussians, remove)
     emphasise_ids = _label_ids(gaussians, emphasise)
     if paste not in ("edit", "replace"):

@@ -110,14 +110,14 @@ def repeat(config, out_dir: str, seeds: int, strategy=None) -> dict[str, dict]:
         seeded = dataclasses.replace(config, seed=seed)
         # A finished seed (results.json, same config) is not evaluated again;
         # one with another config goes to run_all, which names the difference.
-        finished = (os.path.exists(RunDir(path).results_path)
-                    and RunDir(path).read_config() == seeded)
+        seed_run = RunDir(path)
+        finished = os.path.exists(seed_run.results_path) and seed_run.read_config() == seeded
         log(f"repeat: seed {seed} ({i + 1} of {seeds}) -> {path}"
             + (": finished, skipping" if finished else ""))
         if not finished:
             run.run_all(seeded, path, strategy)
         if is_chief(strategy):
-            results[seed] = RunDir(path).read_results()
+            results[seed] = seed_run.read_results()
     if not is_chief(strategy):
         return {}
     return _write(out_dir, results)

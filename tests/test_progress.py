@@ -23,16 +23,24 @@ def test_duration():
     assert duration(185) == "3 min 05 s" and duration(3720) == "1 h 02 min"
 
 
-def test_fit_progress_lines_inside_and_after_epochs(capsys):
+def _first_epoch(what, every, epochs, steps, ran, seconds_per_step):
+    """A `FitProgress` on a fake clock through a first epoch of `ran` steps
+    (`steps`: what Keras says the epoch has, None when unsized)."""
     clock = Clock()
-    progress = FitProgress("classifier", every=30, inside_epoch=True, clock=clock)
-    progress.params = {"epochs": 3, "steps": 10}
+    progress = FitProgress(what, every=every, inside_epoch=True, clock=clock)
+    progress.params = {"epochs": epochs, "steps": steps}
     progress.on_train_begin()
     progress.on_epoch_begin(0)
-    for step in range(10):
-        clock.now += 10                       # 10 s a step
+    for step in range(ran):
+        clock.now += seconds_per_step
         progress.on_train_batch_end(step)
     progress.on_epoch_end(0)
+    return progress, clock
+
+
+def test_fit_progress_lines_inside_and_after_epochs(capsys):
+    progress, clock = _first_epoch("classifier", 30, epochs=3, steps=10, ran=10,
+                                   seconds_per_step=10)
     assert lines(capsys) == [
         "[kerasolr] classifier: epoch 1/3",
         "[kerasolr] classifier: epoch 1/3, step 3/10 (30%), 30 s, about 1 min 10 s left in this "
@@ -52,15 +60,8 @@ def test_fit_progress_lines_inside_and_after_epochs(capsys):
 
 
 def test_fit_progress_learns_the_steps_of_an_unsized_dataset(capsys):
-    clock = Clock()
-    progress = FitProgress("encoder", every=5, inside_epoch=True, clock=clock)
-    progress.params = {"epochs": 2, "steps": None}
-    progress.on_train_begin()
-    progress.on_epoch_begin(0)
-    for step in range(4):
-        clock.now += 5
-        progress.on_train_batch_end(step)
-    progress.on_epoch_end(0)
+    progress, clock = _first_epoch("encoder", 5, epochs=2, steps=None, ran=4,
+                                   seconds_per_step=5)
     assert lines(capsys)[1] == "[kerasolr] encoder: epoch 1/2, step 1, 5 s (0.2 steps/s)"
     progress.on_epoch_begin(1)
     clock.now += 5
