@@ -71,8 +71,8 @@ from kerasolr.rundir import GAUSSIANS_FILE, TIMING_FILE, RunDir, log
 from kerasolr.seeds import Seeds
 from kerasolr.training import (
     VALIDATION_IMAGES,
+    execution,
     fit_callbacks,
-    precision,
     verbosity,
 )
 
@@ -193,7 +193,7 @@ def compare(config: RunConfig, out_dir: str, olr_run: str | None = None,
         log(f"compare: OLR run in {olr_dir}")
         runs.run_all(config, olr_dir, strategy)
         _check_finished(olr_dir)
-    with precision(config.precision):
+    with execution(config):
         for model in VAE_PARTS:
             _train_vae(config, out_dir, model, strategy)
     results: dict[str, dict[str, float]] = {}

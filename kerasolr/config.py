@@ -15,6 +15,9 @@ KNOWN_DATASETS = ("synthfaces", "celeba", "folder", "celeba_tfds")
 SPLIT_MODES = ("random", "official")
 OCCLUSION_MODES = ("rectangle", "none")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# The fields of a run config outside its sections, with their types.
+TOP_LEVEL = {"seed": "int", "preset": "str", "precision": "str", "steps_per_execution": "int",
+             "jit_compile": "bool | None"}
 CACHE_MODES = ("memory", "disk", "none")
 
 
@@ -334,6 +337,14 @@ class RunConfig:
             `"mixed_float16"` (GPUs; dynamic loss scaling) or `"mixed_bfloat16"`
             (TPUs, recent GPUs and CPUs): layers compute in 16 bits, weights,
             outputs and losses stay float32.
+        steps_per_execution: Training steps per call of the compiled step
+            (Keras's `compile(steps_per_execution=...)`): Keras's TensorFlow
+            trainer reads the step's logs on the host after every call, so a
+            larger value removes that wait from most steps. The same steps run,
+            in the same order, so the weights do not change.
+        jit_compile: XLA for every fit: `true`, `false`, or `null` for Keras's
+            choice (on where XLA is known to help; off on CPU-only machines and
+            under `MirroredStrategy`).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -347,6 +358,8 @@ class RunConfig:
     seed: int = 0
     preset: str = "custom"
     precision: str = "float32"
+    steps_per_execution: int = 1
+    jit_compile: bool | None = None
 
     def validate(self) -> RunConfig:
         """Checks every field; raises `ValueError` naming the bad value."""
@@ -356,6 +369,8 @@ class RunConfig:
         _check(16 <= d.image_size <= 178, "data.image_size", d.image_size, "in [16, 178]")
         _check(self.precision in PRECISIONS, "precision", self.precision,
                f"one of {PRECISIONS}")
+        _check(self.steps_per_execution >= 1, "steps_per_execution", self.steps_per_execution,
+               ">= 1")
         _check(d.num_train >= 2, "data.num_train", d.num_train, ">= 2")
         _check(d.num_test >= MIN_SPLIT_IMAGES, "data.num_test", d.num_test,
                f">= {MIN_SPLIT_IMAGES} (the figures show {MIN_SPLIT_IMAGES} held-out images)")
@@ -493,8 +508,8 @@ class RunConfig:
         for key, value in d.items():
             if key in sections:
                 kwargs[key] = _build(sections[key], value, key)
-            elif key in ("seed", "preset", "precision"):
-                kwargs[key] = typed(value, {"seed": "int"}.get(key, "str"), key)
+            elif key in TOP_LEVEL:
+                kwargs[key] = typed(value, TOP_LEVEL[key], key)
             else:
                 raise ValueError(f"unknown config section {key!r}")
         return cls(**kwargs)
@@ -620,7 +635,7 @@ def override(config: RunConfig, assignments: list[str]) -> RunConfig:
         except json.JSONDecodeError:
             value = raw
         parts = key.strip().split(".")
-        if len(parts) == 1 and parts[0] in ("seed", "preset", "precision"):
+        if len(parts) == 1 and parts[0] in TOP_LEVEL:
             d[parts[0]] = value
         elif len(parts) == 2 and isinstance(d.get(parts[0]), dict):
             if parts[1] not in d[parts[0]]:

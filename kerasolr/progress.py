@@ -48,6 +48,10 @@ class FitProgress(keras.callbacks.Callback):
         clock: The time source (tests pass a fake one).
     """
 
+    # Reads no logs and keeps its own state, so Keras may run its batch hook on
+    # a worker thread, and the step loop never waits for it.
+    async_safe = True
+
     def __init__(self, what: str, every: float = EVERY, inside_epoch: bool | None = None,
                  clock=time.monotonic):
         super().__init__()

@@ -202,27 +202,44 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class StopOnNaN(keras.callbacks.Callback):
-    """Stops a fit at the first batch whose loss is not finite, with one line
-    saying where and what to do (`keras.callbacks.TerminateOnNaN` only sets
-    `stop_training`, after which the NaN model would be saved as finished)."""
+    """Stops a fit at the end of the first epoch in which a loss was not finite,
+    with one line saying where and what to do (`keras.callbacks.TerminateOnNaN`
+    only sets `stop_training`, after which the NaN model would be saved as
+    finished).
+
+    It has no per-batch hook, so Keras dispatches batch callbacks without
+    waiting for each step (no host sync per step). A kerasolr `Trainer` counts
+    the non-finite steps in the graph (`nonfinite_steps`); for any other model
+    the epoch's mean loss, which a non-finite step makes non-finite, is read.
+    Either way the epoch is not checkpointed (`EpochCheckpoint` comes after
+    this callback), so the last good checkpoint is the one kept."""
 
     def __init__(self, name: str = "fit", checkpoint_dir: str | None = None):
         super().__init__()
         self.name = name
         self.checkpoint_dir = checkpoint_dir
-        self.epoch = 0
+        self.counted = 0.0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
+    def on_train_begin(self, logs=None):
+        self.counted = self._count()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _count(self) -> float:
+        counter = getattr(self.model, "nonfinite_steps", None)
+        return float(counter.result()) if counter is not None else 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        count = self._count() - self.counted
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            kept = (f"; the last good checkpoint is kept in {self.checkpoint_dir}"
-                    if self.checkpoint_dir else "")
-            raise TrainingDiverged(
-                f"{self.name}: the loss became {float(loss)} at epoch {self.epoch + 1}, "
-                f"step {batch + 1}{kept}; lower the learning rate and re-run the same command")
+        if count > 0:
+            what = f"the loss was not finite in {count:g} step(s) of epoch {epoch + 1}"
+        elif loss is not None and not math.isfinite(float(loss)):
+            what = f"the epoch's mean loss became {float(loss)} at epoch {epoch + 1}"
+        else:
+            return
+        kept = (f"; the last good checkpoint is kept in {self.checkpoint_dir}"
+                if self.checkpoint_dir else "")
+        raise TrainingDiverged(f"{self.name}: {what}{kept}; lower the learning rate and "
+                               "re-run the same command")
 
 
 def remove_checkpoint(directory: str) -> None:

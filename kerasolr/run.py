@@ -49,11 +49,11 @@ from kerasolr.seeds import Seeds
 from kerasolr.summary import format_section_41, format_summary
 from kerasolr.training import (
     VALIDATION_IMAGES,
+    execution,
     fit_callbacks,
     fit_classifier,
     fit_encoder,
     fit_reconstruction,
-    precision,
     save_finished,
     verbosity,
 )
@@ -66,7 +66,7 @@ BATCH = 256               # inference batch of embedding and evaluation passes
 
 def train(config: RunConfig, run_dir: str, strategy: tf.distribute.Strategy | None = None):
     """Stage 1 under `config.precision`; see `_train`."""
-    with precision(config.validate().precision):
+    with execution(config.validate()):
         return _train(config, RunDir(run_dir), strategy)
 
 
@@ -187,7 +187,7 @@ def embed(run_dir: str, splits=pipeline.SPLITS, batch_size: int = BATCH,
 def train_decoders(run_dir: str, strategy: tf.distribute.Strategy | None = None) -> None:
     """Stage 3 under the run's `precision`; see `_train_decoders`."""
     run = RunDir(run_dir)
-    with precision(run.read_config().precision):
+    with execution(run.read_config()):
         _train_decoders(run, strategy)
 
 
@@ -229,7 +229,7 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
         ds = codes if images is None else tf.data.Dataset.zip((codes, images))
         if seed is not None:
             ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
-        return pipeline.shard_by_batch_slices(ds.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE))
+        return pipeline.for_fit(ds.batch(dec.batch_size).prefetch(tf.data.AUTOTUNE))
 
     def val_batches(codes):
         return batches(tf.data.Dataset.from_tensor_slices(codes),

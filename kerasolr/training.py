@@ -37,16 +37,31 @@ def save_model_atomically(model: keras.Model, path: str) -> None:
     os.replace(partial, path)
 
 
+_COMPILE_OPTIONS: dict = {}
+
+
 @contextlib.contextmanager
-def precision(policy: str):
-    """Builds and fits under a Keras dtype policy (`config.precision`), then
-    restores the previous one."""
+def execution(config):
+    """Builds and fits under a run config's Keras dtype policy (`precision`),
+    compiling every model with its `steps_per_execution` and `jit_compile`
+    (`compile_options`); restores what was there before."""
     before = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy)
+    saved = dict(_COMPILE_OPTIONS)
+    keras.mixed_precision.set_global_policy(config.precision)
+    _COMPILE_OPTIONS.update(
+        steps_per_execution=config.steps_per_execution,
+        jit_compile="auto" if config.jit_compile is None else config.jit_compile)
     try:
         yield
     finally:
         keras.mixed_precision.set_global_policy(before)
+        _COMPILE_OPTIONS.clear()
+        _COMPILE_OPTIONS.update(saved)
+
+
+def compile_options() -> dict:
+    """`compile` keyword arguments of the current `execution` (Keras's defaults outside one)."""
+    return dict(_COMPILE_OPTIONS)
 
 
 def verbosity() -> int:
@@ -108,7 +123,7 @@ def fit_classifier(config: ClassifierConfig, num_labels: int, image_size: int,
         classifier = build_classifier(num_labels, image_size, config.filters, config.dense_units)
         trainer = OccludedClassifierTrainer(classifier, config.occlusion_rate, occlusion_min,
                                             occlusion_max, seed=Seeds(seed).classifier_occlusion)
-        trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate), **compile_options())
     history = trainer.fit(train_batches, validation_data=val_batches, epochs=config.epochs,
                           callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return classifier, history.history
@@ -144,7 +159,7 @@ def fit_encoder(config: SiameseConfig, classifier: keras.Model, num_labels: int,
                          occlusion_min=config.occlusion_min, occlusion_max=config.occlusion_max,
                          occlusion_rate=config.occlusion_rate, temperature=config.temperature,
                          seed=Seeds(seed).siamese_occlusion)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), **compile_options())
     history = model.fit(train_pairs, validation_data=val_pairs, epochs=config.epochs,
                         callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return encoder, history.history
@@ -191,7 +206,8 @@ def fit_reconstruction(config: DecoderConfig, build_model, train_batches: tf.dat
                     config.discriminator_learning_rate, beta_1=0.5))
         trainer = ReconstructionTrainer(model, config.alpha, config.ssim_max_val,
                                         config.ssim_filter_size, **extras)
-        trainer.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate))
+        trainer.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate),
+                        **compile_options())
     history = trainer.fit(train_batches, validation_data=val_batches, epochs=config.epochs,
                           callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return model, history.history

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from kerasolr import resume
+from kerasolr.models.trainer import Trainer
 
 STEPS = 4          # batches per epoch
 EPOCHS = 4
@@ -98,7 +99,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
         model.fit(_data(poison_from=2), epochs=4, verbose=0, callbacks=_callbacks(directory))
     message = str(caught.value)
     assert "\n" not in message
-    assert "loss became nan at epoch 3, step 3" in message and directory in message
+    assert "mean loss became nan at epoch 3" in message and directory in message
     state = resume.read_state(os.path.join(directory, "ckpt"))
     assert state["epoch"] == 2
     fresh = _model()
@@ -145,3 +146,57 @@ def test_a_corrupt_state_file_is_a_clear_error(tmp_path):
     (tmp_path / resume.STATE_FILE).write_text(json.dumps({"weights": "gone.npz"}))
     with pytest.raises(ValueError, match="does not exist"):
         resume.read_state(str(tmp_path))
+
+
+class _Regressor(Trainer):
+    """The smallest kerasolr `Trainer`: MSE through `minimize`."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, x, training=False):
+        return self.dense(x)
+
+    def train_step(self, data):
+        x, y = data
+        loss, = self.minimize(lambda: (keras.ops.mean((self.dense(x) - y) ** 2),),
+                              self.dense.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        return self.results()
+
+
+def test_a_trainer_counts_the_nonfinite_steps_in_the_graph_and_stops_at_the_epoch_end(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = _Regressor()
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    model.fit(_data(), epochs=1, verbose=0)
+    assert float(model.nonfinite_steps.result()) == 0.0
+    # Batches 3 and 4 of each epoch have NaN targets: two bad steps in the first epoch.
+    with pytest.raises(resume.TrainingDiverged) as caught:
+        model.fit(_data(poison_from=2), epochs=3, verbose=0,
+                  callbacks=[resume.StopOnNaN("regressor", str(tmp_path))])
+    assert "not finite in 2 step(s) of epoch 1" in str(caught.value)
+    assert float(model.nonfinite_steps.result()) == 2.0
+    assert int(model.optimizer.iterations) == 2 * STEPS        # stopped after that epoch
+
+
+def test_no_callback_of_a_fit_reads_a_steps_logs(tmp_path):
+    # Keras's TensorFlow backend still reads each call's logs (one sync per
+    # `steps_per_execution` steps); kerasolr's callbacks add no per-step read:
+    # only the progress lines hook the batches, and they read no logs.
+    from kerasolr.rundir import RunDir
+    from kerasolr.training import fit_callbacks
+
+    run = RunDir(str(tmp_path))
+    callbacks = fit_callbacks(run, run, "classifier")
+    hooked = [c for c in callbacks
+              if not keras.src.utils.python_utils.is_default(c.on_train_batch_end)
+              or not keras.src.utils.python_utils.is_default(c.on_batch_end)]
+    assert [type(c).__name__ for c in hooked] == ["FitProgress"]
+    assert hooked[0].async_safe

@@ -26,6 +26,7 @@ from kerasolr.losses import gaussian_kl, gaussian_sse
 from kerasolr.models.blocks import conv_trunk
 from kerasolr.models.decoder import crop_to
 from kerasolr.models.trainer import Trainer
+from kerasolr.training import compile_options
 
 
 def build_gaussian_encoder(image_size: int, latent_dim: int, filters,
@@ -181,7 +182,7 @@ def fit_vae(image_size: int, num_labels: int, latent_dim: int, encoder_filters,
             models["label_encoder"] = build_label_encoder(num_labels, latent_dim, label_units)
         trainer = VAETrainer(models["encoder"], models["decoder"], models.get("label_encoder"),
                              beta, seed)
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), **compile_options())
     history = trainer.fit(train_batches, validation_data=val_batches, epochs=epochs,
                           callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return models, history.history

@@ -34,7 +34,8 @@ def decode(encoded: tf.Tensor) -> tf.Tensor:
 
 
 def square_crop_resize(image: tf.Tensor, image_size: int) -> tf.Tensor:
-    """The paper's square crop (`square_crop_box`), then an antialiased resize.
+    """The paper's square crop (`square_crop_box`), then an antialiased resize
+    (none when the crop already has the output size).
 
     Args:
         image: `(height, width, 3)` uint8 image.
@@ -47,11 +48,41 @@ def square_crop_resize(image: tf.Tensor, image_size: int) -> tf.Tensor:
     side = tf.minimum(shape[0], shape[1])
     image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
                                           (shape[1] - side) // 2, side, side)
-    image = tf.image.resize(tf.cast(image, tf.float32) / 255.0, [image_size, image_size],
-                            antialias=True)
-    image = tf.clip_by_value(image, 0.0, 1.0)
+    return _resize(image, side, image_size)
+
+
+def _resize(square: tf.Tensor, side: tf.Tensor, image_size: int) -> tf.Tensor:
+    """A uint8 square to float32 `(image_size, image_size, 3)` in [0, 1]; resized
+    (antialiased) only when its side differs."""
+
+    def resized():
+        image = tf.image.resize(tf.cast(square, tf.float32) / 255.0, [image_size, image_size],
+                                antialias=True)
+        return tf.clip_by_value(image, 0.0, 1.0)
+
+    image = tf.cond(tf.equal(side, image_size),
+                    lambda: tf.cast(square, tf.float32) / 255.0, resized)
     image.set_shape([image_size, image_size, 3])
     return image
+
+
+def load_square(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
+    """An encoded image file to the paper's square crop at `image_size`, float32 in [0, 1].
+
+    A JPEG is decoded only inside its central square
+    (`tf.io.decode_and_crop_jpeg`, its size read from the header); other
+    formats are decoded whole, then cropped. Same pixels either way.
+    """
+
+    def jpeg():
+        shape = tf.io.extract_jpeg_shape(encoded)
+        side = tf.minimum(shape[0], shape[1])
+        window = tf.stack([(shape[0] - side) // 2, (shape[1] - side) // 2, side, side])
+        square = tf.io.decode_and_crop_jpeg(encoded, window, channels=3)
+        return _resize(square, side, image_size)
+
+    return tf.cond(tf.io.is_jpeg(encoded), jpeg,
+                   lambda: square_crop_resize(decode(encoded), image_size))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +182,7 @@ def image_dataset(paths, labels, image_size: int, ids=None) -> tf.data.Dataset:
     ids = np.arange(len(paths), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
 
     def load(path, label, index):
-        image = square_crop_resize(decode(tf.io.read_file(path)), image_size)
+        image = load_square(tf.io.read_file(path), image_size)
         return {"image": image, "labels": label, "clean_labels": label, "id": index}
 
     ds = tf.data.Dataset.from_tensor_slices((path_array(paths), labels, ids))

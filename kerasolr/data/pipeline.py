@@ -265,7 +265,7 @@ def disk_cache(directory: str, name: str) -> str:
 
 def _to_uint8(element):
     element = dict(element)
-    element["image"] = tf.cast(tf.round(element["image"] * 255.0), tf.uint8)
+    element["image"] = _quantized(element["image"])
     return element
 
 
@@ -275,8 +275,26 @@ def _to_float(element):
     return element
 
 
-def shard_by_batch_slices(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """Marks a batched dataset for `DATA` sharding under a multi-worker strategy.
+def lean_options(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Turns `tf.data`'s autotuning off for a pipeline (parallel maps then use
+    every core, which is what AUTOTUNE settles on for these pipelines anyway).
+
+    Why: with autotuning on, a new epoch's iterator waits for the previous
+    epoch's autotuning thread, which sleeps up to a minute between rounds
+    (its period doubles to 60 s), so `fit` stalled at the start of most
+    epochs: 25-33 s of idle CPU before the first step of the demo's
+    classifier epochs 2-6, measured with `py-spy dump --native` (the main
+    thread in `~RootDataset::Iterator`). With it off there is no stall and
+    no slower step (`BENCHMARKS.md`, "Input path").
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
+def for_fit(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Marks a batched dataset that `fit` reads: no autotuning (`lean_options`),
+    and `DATA` sharding under a multi-worker strategy.
 
     Every worker runs the same (seeded) pipeline and keeps its own slice of
     each global batch, so N workers see exactly the batches of one process
@@ -286,12 +304,25 @@ def shard_by_batch_slices(ds: tf.data.Dataset) -> tf.data.Dataset:
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options)
+    return lean_options(ds.with_options(options))
+
+
+def _quantized(image: tf.Tensor) -> tf.Tensor:
+    """A float image in [0, 1] as uint8: what a shuffle buffer holds (4x fewer
+    bytes than float32; exact for cached splits, which are stored as uint8)."""
+    return tf.cast(tf.round(image * 255.0), tf.uint8)
+
+
+def _floats(images: tf.Tensor) -> tf.Tensor:
+    """A batch of uint8 images as float32 in [0, 1] (one op per batch)."""
+    return tf.cast(images, tf.float32) / 255.0
 
 
 def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = None,
                        shuffle_buffer: int = 0) -> tf.data.Dataset:
     """`(images, labels)` batches for the classifier.
+
+    Images are shuffled as uint8 and turned into floats a batch at a time.
 
     Args:
         ds: Unbatched element dicts.
@@ -302,18 +333,21 @@ def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = 
     Returns:
         Batches of `((batch, S, S, 3), (batch, L))`.
     """
+    ds = ds.map(lambda e: (_quantized(e["image"]), e["labels"]),
+                num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda e: (e["image"], e["labels"]), num_parallel_calls=tf.data.AUTOTUNE)
-    return shard_by_batch_slices(ds.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    ds = ds.batch(batch_size).map(lambda x, y: (_floats(x), y))
+    return for_fit(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
                  shuffle_buffer: int = 0) -> tf.data.Dataset:
     """Random pairs of images, `(batch_pairs, 2, S, S, 3)` per batch.
 
-    Images are shuffled (reshuffled every epoch) and consecutive images form a
-    pair, so each epoch uses every image once, in a new random pairing.
+    Images are shuffled (reshuffled every epoch, as uint8) and consecutive
+    images form a pair, so each epoch uses every image once, in a new random
+    pairing.
 
     Args:
         ds: Unbatched element dicts.
@@ -324,15 +358,14 @@ def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
     Returns:
         Batches of pairs; a last incomplete batch is dropped.
     """
+    ds = ds.map(lambda e: _quantized(e["image"]), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda e: e["image"], num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(2 * batch_pairs, drop_remainder=True)
-    ds = ds.map(lambda x: tf.reshape(x, [batch_pairs, 2, *x.shape[1:]]),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    return shard_by_batch_slices(ds.prefetch(tf.data.AUTOTUNE))
+    ds = ds.map(lambda x: tf.reshape(_floats(x), [batch_pairs, 2, *x.shape[1:]]))
+    return for_fit(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def example_batches(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
     """Element dicts batched in order (for embedding extraction)."""
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return lean_options(ds.batch(batch_size).prefetch(tf.data.AUTOTUNE))

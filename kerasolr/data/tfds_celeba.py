@@ -220,7 +220,7 @@ def make_dataset(builder: tfds.core.DatasetBuilder, ids, names, image_size: int
 
     def load(index, encoded, attributes):
         label = tf.cast(tf.reshape(attributes, [len(names)]), tf.float32)
-        image = images.square_crop_resize(images.decode(encoded), image_size)
+        image = images.load_square(encoded, image_size)
         return {"image": image, "labels": label, "clean_labels": label, "id": index}
 
     return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

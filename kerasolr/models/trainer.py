@@ -35,7 +35,18 @@ def _multi_worker(strategy) -> bool:
 
 
 class Trainer(keras.Model):
-    """`keras.Model` whose custom `train_step`/`test_step` return `self.results()`."""
+    """`keras.Model` whose custom `train_step`/`test_step` return `self.results()`.
+
+    Every optimizer step through `minimize` also counts, in the graph, the
+    steps whose loss was not finite (`nonfinite_steps`, over the whole fit):
+    `kerasolr.resume.StopOnNaN` reads it once per epoch, so no step waits for
+    the host to read its loss.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Not in `metrics` (each subclass lists its own): never reset, never logged.
+        self.nonfinite_steps = keras.metrics.Sum(name="nonfinite_steps")
 
     def results(self, names=None) -> dict:
         """The metrics' current values (shape `(1,)` under a multi-worker strategy).
@@ -68,6 +79,8 @@ class Trainer(keras.Model):
             scaled = outputs[0] / self.distribute_strategy.num_replicas_in_sync
             scaled = self.optimizer.scale_loss(scaled)
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.nonfinite_steps.update_state(
+            tf.cast(tf.logical_not(tf.math.is_finite(outputs[0])), "float32"))
         return outputs
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

@@ -1,0 +1,69 @@
+"""The lean input path (issue 17): only a JPEG's square decoded, no resize at the same
+size, shuffles of uint8, and no autotuning thread to wait for between epochs."""
+
+import io
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from kerasolr.data import images, pipeline
+
+
+def _encoded(array: np.ndarray, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt, quality=92)
+    return buffer.getvalue()
+
+
+def _whole_then_cropped(encoded: bytes, size: int) -> np.ndarray:
+    """The reference: decode everything, cut the central square, resize."""
+    full = tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy()
+    height, width = full.shape[:2]
+    top, left, side = images.square_crop_box(height, width)
+    square = full[top:top + side, left:left + side].astype(np.float32) / 255.0
+    if side == size:
+        return square
+    return np.clip(tf.image.resize(square, [size, size], antialias=True).numpy(), 0, 1)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("size", [40, 24])
+def test_load_square_gives_the_pixels_of_a_whole_decode(fmt, size):
+    rng = np.random.default_rng(1)
+    array = (rng.random((52, 40, 3)) * 255).astype(np.uint8)     # a portrait, like CelebA
+    encoded = _encoded(array, fmt)
+    got = images.load_square(tf.constant(encoded), size).numpy()
+    assert got.shape == (size, size, 3) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, _whole_then_cropped(encoded, size))
+
+
+def test_no_resize_when_the_square_already_has_the_size():
+    array = np.arange(30 * 20 * 3, dtype=np.uint8).reshape(30, 20, 3)
+    got = images.load_square(tf.constant(_encoded(array, "PNG")), 20).numpy()
+    np.testing.assert_array_equal(got, array[5:25].astype(np.float32) / 255.0)
+
+
+def test_batches_shuffle_uint8_and_give_the_same_floats_as_the_elements():
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (12, 8, 8, 3)).astype(np.float32) / 255.0   # a cached split
+    labels = np.eye(12, 3, dtype=np.float32)
+    ds = tf.data.Dataset.from_tensor_slices({"image": pixels, "labels": labels})
+    batches = pipeline.classifier_batches(ds, 4, seed=0, shuffle_buffer=12)
+    x, y = (np.concatenate(parts) for parts in zip(*[(a.numpy(), b.numpy())
+                                                     for a, b in batches], strict=True))
+    order = [int(np.flatnonzero((pixels == image).all(axis=(1, 2, 3)))[0]) for image in x]
+    assert sorted(order) == list(range(12)) and order != list(range(12))   # shuffled, none lost
+    np.testing.assert_array_equal(x, pixels[order])                       # exact floats
+    np.testing.assert_array_equal(y, labels[order])
+    pairs = next(iter(pipeline.pair_batches(ds, 3, seed=0, shuffle_buffer=12)))
+    assert pairs.shape == (3, 2, 8, 8, 3) and pairs.dtype == tf.float32
+
+
+def test_every_dataset_fit_reads_has_autotuning_off():
+    ds = tf.data.Dataset.from_tensor_slices({"image": np.zeros((4, 8, 8, 3), np.float32),
+                                             "labels": np.zeros((4, 2), np.float32)})
+    for batched in (pipeline.classifier_batches(ds, 2), pipeline.pair_batches(ds, 1),
+                    pipeline.example_batches(ds, 2)):
+        assert batched.options().autotune.enabled is False
