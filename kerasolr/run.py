@@ -35,6 +35,7 @@ from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
 from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
+from kerasolr.models.trainer import unit_images
 from kerasolr.progress import Progress
 from kerasolr.resume import remove_checkpoint
 from kerasolr.rundir import (
@@ -91,9 +92,10 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
         run.prepare(config, names)
     d = config.data
     keras.utils.set_random_seed(config.seed)
-    train_ds = pipeline.load_split(d, "train",
+    # uint8 images up to the compiled step (floats a batch at a time).
+    train_ds = pipeline.load_split(d, "train", uint8=True,
                                    cache=pipeline.cache_argument(d, out.cache_dir, "train"))
-    val_ds = pipeline.load_split(d, "validation").take(VALIDATION_IMAGES).cache()
+    val_ds = pipeline.load_split(d, "validation", uint8=True).take(VALIDATION_IMAGES).cache()
     num_train = pipeline.split_size(d, "train")
     shuffle = pipeline.shuffle_buffer(d)
 
@@ -124,6 +126,7 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
         f"occlusion={s.occlusion} on {s.occlusion_rate:.0%} of images, T={s.temperature}")
     start = time.time()
     fixed = pipeline.take(val_ds, CHECK_IMAGES)
+    fixed["image"] = fixed["image"].astype(np.float32) / 255.0
     truth_corr = pipeline.truth_correlation(d, names)
 
     def norm_figure(model):
@@ -360,7 +363,7 @@ def train_judge(run_dir: str) -> keras.Model:
     def crop(images, labels):
         # Half of the images blurred: decoded images are smooth, and the judge
         # should decide on attributes, not on sharpness (docs/decoder.md).
-        images = augment.random_flip(crop_to(images, size), seed=e.judge_seed)
+        images = augment.random_flip(crop_to(unit_images(images), size), seed=e.judge_seed)
         return augment.random_blur(images, seed=e.judge_seed), labels
 
     train_batches = pipeline.classifier_batches(
@@ -368,7 +371,7 @@ def train_judge(run_dir: str) -> keras.Model:
         pipeline.shuffle_buffer(d)).map(crop)
     val_batches = pipeline.classifier_batches(
         pipeline.load_split(d, "validation").take(VALIDATION_IMAGES), c.batch_size).map(
-        lambda images, labels: (crop_to(images, size), labels))
+        lambda images, labels: (crop_to(unit_images(images), size), labels))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=e.judge_patience,
                                          restore_best_weights=True)
     judge, _ = fit_classifier(judge_config, len(names), size, train_batches, val_batches,

@@ -9,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kerasolr.data import images, pipeline
+from kerasolr.models.trainer import unit_images
 
 
 def _encoded(array: np.ndarray, fmt: str) -> bytes:
@@ -53,12 +54,14 @@ def test_batches_shuffle_uint8_and_give_the_same_floats_as_the_elements():
     batches = pipeline.classifier_batches(ds, 4, seed=0, shuffle_buffer=12)
     x, y = (np.concatenate(parts) for parts in zip(*[(a.numpy(), b.numpy())
                                                      for a, b in batches], strict=True))
-    order = [int(np.flatnonzero((pixels == image).all(axis=(1, 2, 3)))[0]) for image in x]
+    floats = unit_images(tf.constant(x)).numpy()
+    order = [int(np.flatnonzero((pixels == image).all(axis=(1, 2, 3)))[0]) for image in floats]
     assert sorted(order) == list(range(12)) and order != list(range(12))   # shuffled, none lost
-    np.testing.assert_array_equal(x, pixels[order])                       # exact floats
+    assert x.dtype == np.uint8                    # floats only inside the compiled step
+    np.testing.assert_array_equal(floats, pixels[order])
     np.testing.assert_array_equal(y, labels[order])
     pairs = next(iter(pipeline.pair_batches(ds, 3, seed=0, shuffle_buffer=12)))
-    assert pairs.shape == (3, 2, 8, 8, 3) and pairs.dtype == tf.float32
+    assert pairs.shape == (3, 2, 8, 8, 3) and pairs.dtype == tf.uint8
 
 
 def test_every_dataset_fit_reads_has_autotuning_off():
@@ -67,3 +70,24 @@ def test_every_dataset_fit_reads_has_autotuning_off():
     for batched in (pipeline.classifier_batches(ds, 2), pipeline.pair_batches(ds, 1),
                     pipeline.example_batches(ds, 2)):
         assert batched.options().autotune.enabled is False
+
+
+@pytest.mark.parametrize("size", [40, 24])
+def test_load_square_as_uint8_is_the_float_path_rounded(size):
+    rng = np.random.default_rng(3)
+    encoded = _encoded((rng.random((52, 40, 3)) * 255).astype(np.uint8), "JPEG")
+    floats = images.load_square(tf.constant(encoded), size).numpy()
+    raw = images.load_square(tf.constant(encoded), size, tf.uint8).numpy()
+    assert raw.dtype == np.uint8 and raw.shape == (size, size, 3)
+    np.testing.assert_array_equal(raw, np.round(floats * 255).astype(np.uint8))
+
+
+def test_a_uint8_split_is_the_cached_float_split(tmp_path):
+    from kerasolr import config as cfg
+
+    data = cfg.tiny().data
+    floats = pipeline.take(pipeline.load_split(data, "validation", cache=True), 6)
+    raw = pipeline.take(pipeline.load_split(data, "validation", uint8=True), 6)
+    assert raw["image"].dtype == np.uint8
+    np.testing.assert_array_equal(raw["image"].astype(np.float32) / 255.0, floats["image"])
+    np.testing.assert_array_equal(raw["labels"], floats["labels"])

@@ -25,7 +25,7 @@ from keras import ops
 from kerasolr.losses import gaussian_kl, gaussian_sse
 from kerasolr.models.blocks import conv_trunk
 from kerasolr.models.decoder import crop_to
-from kerasolr.models.trainer import Trainer
+from kerasolr.models.trainer import Trainer, unit_images
 from kerasolr.training import compile_options
 
 
@@ -117,6 +117,7 @@ class VAETrainer(Trainer):
     def compute_losses(self, data, training):
         """Shared by `train_step` and `test_step`: `(loss, sse, kl)` batch means."""
         images, labels = data
+        images = unit_images(images)
         target = crop_to(tf.cast(images, tf.float32), self.output_size)
         q = self.encoder(images, training=training)
         noise = keras.random.normal(ops.shape(q["mean"]), seed=self.seed_generator)

@@ -66,23 +66,44 @@ def _resize(square: tf.Tensor, side: tf.Tensor, image_size: int) -> tf.Tensor:
     return image
 
 
-def load_square(encoded: tf.Tensor, image_size: int) -> tf.Tensor:
-    """An encoded image file to the paper's square crop at `image_size`, float32 in [0, 1].
+def load_square(encoded: tf.Tensor, image_size: int, dtype=tf.float32) -> tf.Tensor:
+    """An encoded image file to the paper's square crop at `image_size`.
 
     A JPEG is decoded only inside its central square
     (`tf.io.decode_and_crop_jpeg`, its size read from the header); other
     formats are decoded whole, then cropped. Same pixels either way.
+
+    Args:
+        encoded: The file's bytes.
+        image_size: Output side.
+        dtype: `tf.float32` (in [0, 1]) or `tf.uint8`: the crop as decoded when
+            it has the size already (no float conversion at all), else the
+            resized image rounded to 8 bits (what a cached split stores).
     """
+
+    def finish(square, side):
+        if dtype == tf.float32:
+            return _resize(square, side, image_size)
+        image = tf.cond(tf.equal(side, image_size), lambda: square,
+                        lambda: tf.cast(tf.round(_resize(square, side, image_size) * 255.0),
+                                        tf.uint8))
+        image.set_shape([image_size, image_size, 3])
+        return image
 
     def jpeg():
         shape = tf.io.extract_jpeg_shape(encoded)
         side = tf.minimum(shape[0], shape[1])
         window = tf.stack([(shape[0] - side) // 2, (shape[1] - side) // 2, side, side])
-        square = tf.io.decode_and_crop_jpeg(encoded, window, channels=3)
-        return _resize(square, side, image_size)
+        return finish(tf.io.decode_and_crop_jpeg(encoded, window, channels=3), side)
 
-    return tf.cond(tf.io.is_jpeg(encoded), jpeg,
-                   lambda: square_crop_resize(decode(encoded), image_size))
+    def other():
+        image = decode(encoded)
+        shape = tf.shape(image)
+        side = tf.minimum(shape[0], shape[1])
+        return finish(tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
+                                                    (shape[1] - side) // 2, side, side), side)
+
+    return tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +186,8 @@ def check_or_skip(report: ScanReport, skip_bad: bool, log=print) -> np.ndarray:
     return report.good
 
 
-def image_dataset(paths, labels, image_size: int, ids=None) -> tf.data.Dataset:
+def image_dataset(paths, labels, image_size: int, ids=None,
+                  dtype=tf.float32) -> tf.data.Dataset:
     """Streams labelled image files as the standard elements.
 
     Args:
@@ -173,6 +195,8 @@ def image_dataset(paths, labels, image_size: int, ids=None) -> tf.data.Dataset:
         labels: `(N, L)` 0/1 labels.
         image_size: Output side after the square crop and the resize.
         ids: `(N,)` int64 ids (default: 0..N-1).
+        dtype: Of the images: `tf.float32` in [0, 1], or `tf.uint8`
+            (`load_square`).
 
     Returns:
         An unbatched `tf.data.Dataset` in file order; decoding, crop and
@@ -182,7 +206,7 @@ def image_dataset(paths, labels, image_size: int, ids=None) -> tf.data.Dataset:
     ids = np.arange(len(paths), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
 
     def load(path, label, index):
-        image = load_square(tf.io.read_file(path), image_size)
+        image = load_square(tf.io.read_file(path), image_size, dtype)
         return {"image": image, "labels": label, "clean_labels": label, "id": index}
 
     ds = tf.data.Dataset.from_tensor_slices((path_array(paths), labels, ids))

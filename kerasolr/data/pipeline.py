@@ -168,7 +168,8 @@ def shuffle_buffer(data: DataConfig) -> int:
     return min(SHUFFLE_BUFFER, split_size(data, "train"))
 
 
-def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.data.Dataset:
+def load_split(data: DataConfig, split: str, cache: bool | str = False,
+               uint8: bool = False) -> tf.data.Dataset:
     """Loads one split as unbatched elements.
 
     Args:
@@ -178,6 +179,10 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.da
         cache: Keep the decoded split (as uint8) after the first pass: `True`
             in memory, a path prefix on disk (`tf.data` cache files, complete
             only after a whole pass), `False` to decode every pass.
+        uint8: Images as uint8 (what the training stages read: image files
+            cropped without any float conversion at the model's size, see
+            `images.load_square`; other sources rounded to 8 bits) instead of
+            float32 in [0, 1].
 
     Returns:
         A `tf.data.Dataset` of element dicts, in index order (`celeba_tfds`:
@@ -191,7 +196,8 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.da
                                       data.image_size)
     elif data.dataset != "synthfaces":
         paths, labels, ids = _file_split(data, split)
-        ds = images.image_dataset(paths, labels, data.image_size, ids)
+        ds = images.image_dataset(paths, labels, data.image_size, ids,
+                                  tf.uint8 if uint8 else tf.float32)
     else:
         start, stop = synthfaces_range(data, split)
         # Validation labels are as noisy as training labels (a user's would be);
@@ -199,9 +205,11 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False) -> tf.da
         noise = 0.0 if split == "test" else data.label_noise
         ds = synthfaces.make_dataset(start, stop, image_size=data.image_size, seed=data.seed,
                                      label_noise=noise, attributes=data.attributes)
-    if cache:
+    if cache or uint8:
         ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
+    if cache and not uint8:
         ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds
 
@@ -308,21 +316,21 @@ def for_fit(ds: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def _quantized(image: tf.Tensor) -> tf.Tensor:
-    """A float image in [0, 1] as uint8: what a shuffle buffer holds (4x fewer
-    bytes than float32; exact for cached splits, which are stored as uint8)."""
+    """An image as uint8 (a float one in [0, 1] rounded): what a shuffle buffer
+    holds (4x fewer bytes than float32; exact for cached splits, which are
+    stored as uint8)."""
+    if image.dtype == tf.uint8:
+        return image
     return tf.cast(tf.round(image * 255.0), tf.uint8)
-
-
-def _floats(images: tf.Tensor) -> tf.Tensor:
-    """A batch of uint8 images as float32 in [0, 1] (one op per batch)."""
-    return tf.cast(images, tf.float32) / 255.0
 
 
 def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = None,
                        shuffle_buffer: int = 0) -> tf.data.Dataset:
     """`(images, labels)` batches for the classifier.
 
-    Images are shuffled as uint8 and turned into floats a batch at a time.
+    Images stay uint8 up to the compiled step, which divides them by 255
+    (`kerasolr.models.trainer.unit_images`): shuffled as uint8, and no float
+    conversion in the input pipeline.
 
     Args:
         ds: Unbatched element dicts.
@@ -331,23 +339,22 @@ def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = 
         shuffle_buffer: Shuffle buffer size; 0 keeps the order.
 
     Returns:
-        Batches of `((batch, S, S, 3), (batch, L))`.
+        Batches of `((batch, S, S, 3) uint8, (batch, L) float32)`.
     """
     ds = ds.map(lambda e: (_quantized(e["image"]), e["labels"]),
                 num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (_floats(x), y))
-    return for_fit(ds.prefetch(tf.data.AUTOTUNE))
+    return for_fit(ds.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
                  shuffle_buffer: int = 0) -> tf.data.Dataset:
     """Random pairs of images, `(batch_pairs, 2, S, S, 3)` per batch.
 
-    Images are shuffled (reshuffled every epoch, as uint8) and consecutive
-    images form a pair, so each epoch uses every image once, in a new random
-    pairing.
+    Images are shuffled (reshuffled every epoch) and consecutive images form
+    a pair, so each epoch uses every image once, in a new random pairing.
+    They stay uint8 up to the compiled step (see `classifier_batches`).
 
     Args:
         ds: Unbatched element dicts.
@@ -356,13 +363,13 @@ def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
         shuffle_buffer: Shuffle buffer size; 0 keeps the order.
 
     Returns:
-        Batches of pairs; a last incomplete batch is dropped.
+        uint8 batches of pairs; a last incomplete batch is dropped.
     """
     ds = ds.map(lambda e: _quantized(e["image"]), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(2 * batch_pairs, drop_remainder=True)
-    ds = ds.map(lambda x: tf.reshape(_floats(x), [batch_pairs, 2, *x.shape[1:]]))
+    ds = ds.map(lambda x: tf.reshape(x, [batch_pairs, 2, *x.shape[1:]]))
     return for_fit(ds.prefetch(tf.data.AUTOTUNE))
 
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from kerasolr import occlusion
 from kerasolr.models.blocks import conv_trunk
-from kerasolr.models.trainer import Trainer
+from kerasolr.models.trainer import Trainer, unit_images
 
 
 def build_classifier(num_labels: int, image_size: int, filters=(32, 64, 96, 128),
@@ -78,6 +78,7 @@ class OccludedClassifierTrainer(Trainer):
 
     def compute_losses(self, data, training, step):
         images, labels = data
+        images = unit_images(images)
         if training and self.occlusion_rate > 0:
             uniforms = occlusion.step_uniforms(tf.shape(images)[0], self.seed, step)
             images = occlusion.occlude(images, uniforms, self.occlusion_min, self.occlusion_max,

@@ -9,7 +9,7 @@ from kerasolr import occlusion
 from kerasolr.layers import LabelGroupPooling
 from kerasolr.losses import pair_mse
 from kerasolr.models.blocks import conv_trunk
-from kerasolr.models.trainer import Trainer
+from kerasolr.models.trainer import Trainer, unit_images
 
 LABEL_LAYER_INIT_SCALE = 0.01
 
@@ -146,7 +146,7 @@ class OLRModel(Trainer):
         Returns:
             `(loss, joint)`: the scalar MSE and the `(batch, L)` targets.
         """
-        images = _flatten_pairs(pairs)
+        images = _flatten_pairs(unit_images(pairs))
         if self.occlusion == "rectangle":
             uniforms = occlusion.step_uniforms(tf.shape(images)[0], self.seed, step)
             images = occlusion.occlude(images, uniforms, self.occlusion_min, self.occlusion_max,
