@@ -8,11 +8,13 @@ in one `tf.data` pipeline restricted to one thread (a private thread pool of
   converted to float32, resized with antialiasing even when the size does not
   change (178 -> 178), and shuffled as float32 images (the code of
   `kerasolr.data.images` before issue 17, restated here as the reference);
-- now: what the training stages read: `kerasolr.data.images.load_square` as
-  uint8 (only the central square decoded, no resize and no float conversion
-  at the same size) and `pipeline.classifier_batches` (shuffled and batched
-  as uint8; the compiled step divides by 255, `models.trainer.unit_images`,
-  which is not part of the input path and is not timed here).
+- now: what the training stages read from image files without a cache
+  (`pipeline.training_split`): the file names shuffled before decoding,
+  `kerasolr.data.images.load_square` as uint8 (only the central square
+  decoded, no resize and no float conversion at the same size), batched as
+  uint8 by `pipeline.classifier_batches`; the compiled step divides by 255
+  (`models.trainer.unit_images`), which is not part of the input path and is
+  not timed here.
 
 The two paths give the same pixels at 178 px and differ by the 8-bit rounding
 of the resized image at other sizes (checked here, max |difference| printed;
@@ -72,8 +74,11 @@ def before_batches(paths, image_size: int, shuffle: int) -> tf.data.Dataset:
 
 def now_batches(paths, image_size: int, shuffle: int) -> tf.data.Dataset:
     labels = np.zeros((len(paths), 1), np.float32)
-    ds = images.image_dataset(paths, labels, image_size, dtype=tf.uint8)
-    ds = pipeline.classifier_batches(ds, BATCH, seed=0, shuffle_buffer=shuffle)
+    # As `pipeline.training_split` reads image files without a cache: the
+    # file names shuffled before decoding, no buffer of decoded images.
+    del shuffle
+    ds = images.image_dataset(paths, labels, image_size, dtype=tf.uint8, shuffle_seed=0)
+    ds = pipeline.classifier_batches(ds, BATCH, seed=0, shuffle_buffer=0)
     return one_thread(ds.map(lambda x, y: x))
 
 

@@ -92,12 +92,10 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
         run.prepare(config, names)
     d = config.data
     keras.utils.set_random_seed(config.seed)
-    # uint8 images up to the compiled step (floats a batch at a time).
-    train_ds = pipeline.load_split(d, "train", uint8=True,
-                                   cache=pipeline.cache_argument(d, out.cache_dir, "train"))
+    # uint8 images up to the compiled step, which divides them by 255.
+    train_ds, shuffle = pipeline.training_split(d, out.cache_dir, config.seed)
     val_ds = pipeline.load_split(d, "validation", uint8=True).take(VALIDATION_IMAGES).cache()
     num_train = pipeline.split_size(d, "train")
-    shuffle = pipeline.shuffle_buffer(d)
 
     if run.has_model("classifier"):
         log(f"classifier: found {run.model_path('classifier')}, skipping")

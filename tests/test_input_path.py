@@ -91,3 +91,33 @@ def test_a_uint8_split_is_the_cached_float_split(tmp_path):
     assert raw["image"].dtype == np.uint8
     np.testing.assert_array_equal(raw["image"].astype(np.float32) / 255.0, floats["image"])
     np.testing.assert_array_equal(raw["labels"], floats["labels"])
+
+
+def test_image_files_without_a_cache_are_shuffled_before_decoding(tmp_path):
+    # No decoded image waits in a shuffle buffer: the file list is shuffled,
+    # anew every epoch, and every file is read once per epoch.
+    from kerasolr.config import DataConfig
+
+    rng = np.random.default_rng(4)
+    rows = ["filename,Smiling"]
+    for i in range(10):
+        Image.fromarray((rng.random((20, 16, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / f"{i}.png")
+        rows.append(f"{i}.png,{i % 2}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    data = DataConfig(dataset="folder", root=str(tmp_path), image_size=16, cache="none",
+                      train_fraction=0.8, val_fraction=0.1)
+    ds, buffer = pipeline.training_split(data, str(tmp_path / "cache"), seed=0)
+    assert buffer == 0
+    by_id = {int(i): image for i, image in zip(*(pipeline.take(pipeline.load_split(
+        data, "train", uint8=True), 100)[key] for key in ("id", "image")), strict=True)}
+    epochs = [[int(e["id"]) for e in ds] for _ in range(2)]
+    assert sorted(epochs[0]) == sorted(epochs[1]) == sorted(by_id)
+    assert epochs[0] != epochs[1]                                     # shuffled anew
+    for element in ds:
+        np.testing.assert_array_equal(element["image"].numpy(), by_id[int(element["id"])])
+    cached, buffer = pipeline.training_split(
+        DataConfig(**{**data.__dict__, "cache": "memory"}), str(tmp_path / "cache"), seed=0)
+    assert buffer == pipeline.shuffle_buffer(data)
+    with pytest.raises(ValueError, match="shuffle_seed"):
+        pipeline.load_split(data, "train", cache=True, shuffle_seed=0)

@@ -186,8 +186,8 @@ def check_or_skip(report: ScanReport, skip_bad: bool, log=print) -> np.ndarray:
     return report.good
 
 
-def image_dataset(paths, labels, image_size: int, ids=None,
-                  dtype=tf.float32) -> tf.data.Dataset:
+def image_dataset(paths, labels, image_size: int, ids=None, dtype=tf.float32,
+                  shuffle_seed: int | None = None) -> tf.data.Dataset:
     """Streams labelled image files as the standard elements.
 
     Args:
@@ -197,10 +197,12 @@ def image_dataset(paths, labels, image_size: int, ids=None,
         ids: `(N,)` int64 ids (default: 0..N-1).
         dtype: Of the images: `tf.float32` in [0, 1], or `tf.uint8`
             (`load_square`).
+        shuffle_seed: Shuffle the files (anew on every pass) before decoding,
+            with this seed: no decoded image waits in a shuffle buffer.
 
     Returns:
-        An unbatched `tf.data.Dataset` in file order; decoding, crop and
-        resize run in parallel.
+        An unbatched `tf.data.Dataset` in file order (or shuffled, see
+        `shuffle_seed`); decoding, crop and resize run in parallel.
     """
     labels = np.asarray(labels, np.float32)
     ids = np.arange(len(paths), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
@@ -210,4 +212,6 @@ def image_dataset(paths, labels, image_size: int, ids=None,
         return {"image": image, "labels": label, "clean_labels": label, "id": index}
 
     ds = tf.data.Dataset.from_tensor_slices((path_array(paths), labels, ids))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
     return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
