@@ -36,6 +36,11 @@ def get_strategy(tf_config: str | None = None) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def gpus_visible() -> bool:
+    """Whether TensorFlow sees a GPU (the recipe's 16-bit default then applies)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def strategy_from_environment() -> tf.distribute.Strategy:
     """`get_strategy` with the process's `TF_CONFIG` (for the CLI and recipes)."""
     return get_strategy(os.environ.get("TF_CONFIG"))

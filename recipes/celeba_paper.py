@@ -15,14 +15,20 @@ see, and only the chief writes it). Batch sizes are global: each step splits
 them over the replicas. Interrupted? Run the same command again: finished
 stages are skipped and the interrupted fit resumes from its last epoch.
 
-    python recipes/celeba_paper.py RUN_DIR --root /data/celeba [--mixed-precision]
+    python recipes/celeba_paper.py RUN_DIR --root /data/celeba [--precision mixed_bfloat16]
     python recipes/celeba_paper.py RUN_DIR --tfds [--root TFDS_DATA_DIR] [--manual-dir DIR]
 
 Options:
     --root DIR          the CelebA folder (or, with --tfds, the TFDS data_dir)
     --tfds              read TensorFlow Datasets' celeb_a instead of the files
     --manual-dir DIR    with --tfds: the official files, to prepare celeb_a once
-    --mixed-precision   mixed_float16 compute (GPUs); weights and losses stay float32
+    --precision P       float32, mixed_float16 or mixed_bfloat16 (16-bit compute; weights
+                        and losses stay float32); default: mixed_bfloat16 where a GPU is
+                        visible, float32 otherwise
+    --mixed-precision   the same as --precision mixed_float16 (older GPUs)
+    --steps-per-execution N
+                        training steps per compiled call (default 1): Keras reads the
+                        logs on the host once per call, so a larger N keeps a GPU fed
     --official-split    CelebA's train / test partitions instead of the paper's split
     --epochs C S        classifier and Siamese epochs (default 10 20)
     --cache MODE        none (default: decode the JPEGs every epoch, in parallel),
@@ -39,7 +45,7 @@ from kerasolr.distribute import strategy_from_environment
 strategy = strategy_from_environment()     # before any other TensorFlow work
 
 from kerasolr import config, run  # noqa: E402
-from kerasolr.distribute import is_chief  # noqa: E402
+from kerasolr.distribute import gpus_visible, is_chief  # noqa: E402
 from kerasolr.rundir import SUMMARY_FILE, RunDir  # noqa: E402
 
 # === Settings ===
@@ -48,7 +54,9 @@ parser.add_argument("run_dir")
 parser.add_argument("--root")
 parser.add_argument("--tfds", action="store_true")
 parser.add_argument("--manual-dir")
+parser.add_argument("--precision", choices=config.PRECISIONS)
 parser.add_argument("--mixed-precision", action="store_true")
+parser.add_argument("--steps-per-execution", type=int, default=1)
 parser.add_argument("--official-split", action="store_true")
 parser.add_argument("--epochs", type=int, nargs=2, default=(10, 20),
                     metavar=("CLASSIFIER", "SIAMESE"))
@@ -57,6 +65,10 @@ parser.add_argument("--set", dest="overrides", action="append", default=[])
 args = parser.parse_args()
 if not args.tfds and not args.root:
     parser.error("--root is required (the CelebA folder), or use --tfds")
+if args.mixed_precision and args.precision not in (None, "mixed_float16"):
+    parser.error(f"--mixed-precision contradicts --precision {args.precision}")
+precision = args.precision or ("mixed_float16" if args.mixed_precision
+                               else "mixed_bfloat16" if gpus_visible() else "float32")
 
 replicas = strategy.num_replicas_in_sync
 settings = [
@@ -68,7 +80,7 @@ settings = [
     # Global batches: 32 images (the decoder) and 32 pairs per replica.
     f"classifier.batch_size={64 * replicas}", f"siamese.batch_pairs={32 * replicas}",
     f"decoder.batch_size={32 * replicas}", "decoder.epochs=20",
-    f"precision={'mixed_float16' if args.mixed_precision else 'float32'}",
+    f"precision={precision}", f"steps_per_execution={args.steps_per_execution}",
 ]
 if args.root:
     settings.append(f"data.root={os.path.abspath(args.root)}")
