@@ -13,7 +13,7 @@ in one `tf.data` pipeline restricted to one thread (a private thread pool of
   `kerasolr.data.images.load_square` as uint8 (only the central square
   decoded, no resize and no float conversion at the same size), batched as
   uint8 by `pipeline.classifier_batches`; the compiled step divides by 255
-  (`models.trainer.unit_images`), which is not part of the input path and is
+  (`data.images.unit_images`), which is not part of the input path and is
   not timed here.
 
 The two paths give the same pixels at 178 px and differ by the 8-bit rounding

@@ -30,12 +30,12 @@ from kerasolr import run_figures as rf
 from kerasolr.callbacks import VisualCheck
 from kerasolr.config import ClassifierConfig, RunConfig
 from kerasolr.data import pipeline
+from kerasolr.data.images import unit_images
 from kerasolr.distribute import barrier, is_chief
 from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
 from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
-from kerasolr.models.trainer import unit_images
 from kerasolr.progress import Progress
 from kerasolr.resume import remove_checkpoint
 from kerasolr.rundir import (

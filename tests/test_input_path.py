@@ -9,7 +9,6 @@ import tensorflow as tf
 from PIL import Image
 
 from kerasolr.data import images, pipeline
-from kerasolr.models.trainer import unit_images
 
 
 def _encoded(array: np.ndarray, fmt: str) -> bytes:
@@ -54,7 +53,7 @@ def test_batches_shuffle_uint8_and_give_the_same_floats_as_the_elements():
     batches = pipeline.classifier_batches(ds, 4, seed=0, shuffle_buffer=12)
     x, y = (np.concatenate(parts) for parts in zip(*[(a.numpy(), b.numpy())
                                                      for a, b in batches], strict=True))
-    floats = unit_images(tf.constant(x)).numpy()
+    floats = images.unit_images(tf.constant(x)).numpy()
     order = [int(np.flatnonzero((pixels == image).all(axis=(1, 2, 3)))[0]) for image in floats]
     assert sorted(order) == list(range(12)) and order != list(range(12))   # shuffled, none lost
     assert x.dtype == np.uint8                    # floats only inside the compiled step

@@ -22,10 +22,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kerasolr.data.images import unit_images
 from kerasolr.losses import gaussian_kl, gaussian_sse
 from kerasolr.models.blocks import conv_trunk
 from kerasolr.models.decoder import crop_to
-from kerasolr.models.trainer import Trainer, unit_images
+from kerasolr.models.trainer import Trainer
 from kerasolr.training import compile_options
 
 

@@ -33,6 +33,46 @@ def decode(encoded: tf.Tensor) -> tf.Tensor:
     return tf.io.decode_image(encoded, channels=3, expand_animations=False)
 
 
+def unit_images(images: tf.Tensor) -> tf.Tensor:
+    """Images as float32 in [0, 1]: uint8 ones divided by 255 (the training
+    steps do this in the compiled graph), float ones unchanged."""
+    if images.dtype == tf.uint8:
+        return tf.cast(images, tf.float32) / 255.0
+    return images
+
+
+def uint8_images(images: tf.Tensor) -> tf.Tensor:
+    """Images as uint8: float ones in [0, 1] rounded to 8 bits (what a cached
+    split stores and a shuffle buffer holds), uint8 ones unchanged."""
+    if images.dtype == tf.uint8:
+        return images
+    return tf.cast(tf.round(images * 255.0), tf.uint8)
+
+
+def _central_square(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`(square, side)`: the paper's square crop of a decoded image (`square_crop_box`)."""
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    return tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
+                                         (shape[1] - side) // 2, side, side), side
+
+
+def _to_size(square: tf.Tensor, side: tf.Tensor, image_size: int, dtype=tf.float32):
+    """A uint8 square at `(image_size, image_size, 3)`: resized (antialiased,
+    in float32) only when its side differs; float32 in [0, 1] or uint8 (the
+    crop itself when no resize is needed, else the resized image rounded)."""
+
+    def resized():
+        image = tf.image.resize(unit_images(square), [image_size, image_size], antialias=True)
+        image = tf.clip_by_value(image, 0.0, 1.0)
+        return uint8_images(image) if dtype == tf.uint8 else image
+
+    same = (lambda: square) if dtype == tf.uint8 else (lambda: unit_images(square))
+    image = tf.cond(tf.equal(side, image_size), same, resized)
+    image.set_shape([image_size, image_size, 3])
+    return image
+
+
 def square_crop_resize(image: tf.Tensor, image_size: int) -> tf.Tensor:
     """The paper's square crop (`square_crop_box`), then an antialiased resize
     (none when the crop already has the output size).
@@ -44,26 +84,7 @@ def square_crop_resize(image: tf.Tensor, image_size: int) -> tf.Tensor:
     Returns:
         `(image_size, image_size, 3)` float32 image in [0, 1].
     """
-    shape = tf.shape(image)
-    side = tf.minimum(shape[0], shape[1])
-    image = tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
-                                          (shape[1] - side) // 2, side, side)
-    return _resize(image, side, image_size)
-
-
-def _resize(square: tf.Tensor, side: tf.Tensor, image_size: int) -> tf.Tensor:
-    """A uint8 square to float32 `(image_size, image_size, 3)` in [0, 1]; resized
-    (antialiased) only when its side differs."""
-
-    def resized():
-        image = tf.image.resize(tf.cast(square, tf.float32) / 255.0, [image_size, image_size],
-                                antialias=True)
-        return tf.clip_by_value(image, 0.0, 1.0)
-
-    image = tf.cond(tf.equal(side, image_size),
-                    lambda: tf.cast(square, tf.float32) / 255.0, resized)
-    image.set_shape([image_size, image_size, 3])
-    return image
+    return _to_size(*_central_square(image), image_size)
 
 
 def load_square(encoded: tf.Tensor, image_size: int, dtype=tf.float32) -> tf.Tensor:
@@ -81,29 +102,15 @@ def load_square(encoded: tf.Tensor, image_size: int, dtype=tf.float32) -> tf.Ten
             resized image rounded to 8 bits (what a cached split stores).
     """
 
-    def finish(square, side):
-        if dtype == tf.float32:
-            return _resize(square, side, image_size)
-        image = tf.cond(tf.equal(side, image_size), lambda: square,
-                        lambda: tf.cast(tf.round(_resize(square, side, image_size) * 255.0),
-                                        tf.uint8))
-        image.set_shape([image_size, image_size, 3])
-        return image
-
     def jpeg():
         shape = tf.io.extract_jpeg_shape(encoded)
         side = tf.minimum(shape[0], shape[1])
         window = tf.stack([(shape[0] - side) // 2, (shape[1] - side) // 2, side, side])
-        return finish(tf.io.decode_and_crop_jpeg(encoded, window, channels=3), side)
+        return _to_size(tf.io.decode_and_crop_jpeg(encoded, window, channels=3), side,
+                        image_size, dtype)
 
-    def other():
-        image = decode(encoded)
-        shape = tf.shape(image)
-        side = tf.minimum(shape[0], shape[1])
-        return finish(tf.image.crop_to_bounding_box(image, (shape[0] - side) // 2,
-                                                    (shape[1] - side) // 2, side, side), side)
-
-    return tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
+    return tf.cond(tf.io.is_jpeg(encoded), jpeg,
+                   lambda: _to_size(*_central_square(decode(encoded)), image_size, dtype))
 
 
 @dataclasses.dataclass(frozen=True)

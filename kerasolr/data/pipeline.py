@@ -297,13 +297,13 @@ def disk_cache(directory: str, name: str) -> str:
 
 def _to_uint8(element):
     element = dict(element)
-    element["image"] = _quantized(element["image"])
+    element["image"] = images.uint8_images(element["image"])
     return element
 
 
 def _to_float(element):
     element = dict(element)
-    element["image"] = tf.cast(element["image"], tf.float32) / 255.0
+    element["image"] = images.unit_images(element["image"])
     return element
 
 
@@ -339,22 +339,13 @@ def for_fit(ds: tf.data.Dataset) -> tf.data.Dataset:
     return lean_options(ds.with_options(options))
 
 
-def _quantized(image: tf.Tensor) -> tf.Tensor:
-    """An image as uint8 (a float one in [0, 1] rounded): what a shuffle buffer
-    holds (4x fewer bytes than float32; exact for cached splits, which are
-    stored as uint8)."""
-    if image.dtype == tf.uint8:
-        return image
-    return tf.cast(tf.round(image * 255.0), tf.uint8)
-
-
 def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = None,
                        shuffle_buffer: int = 0) -> tf.data.Dataset:
     """`(images, labels)` batches for the classifier.
 
     Images stay uint8 up to the compiled step, which divides them by 255
-    (`kerasolr.models.trainer.unit_images`): shuffled as uint8, and no float
-    conversion in the input pipeline.
+    (`kerasolr.data.images.unit_images`): shuffled as uint8 (4x fewer bytes
+    than float32), and no float conversion in the input pipeline.
 
     Args:
         ds: Unbatched element dicts.
@@ -365,7 +356,7 @@ def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = 
     Returns:
         Batches of `((batch, S, S, 3) uint8, (batch, L) float32)`.
     """
-    ds = ds.map(lambda e: (_quantized(e["image"]), e["labels"]),
+    ds = ds.map(lambda e: (images.uint8_images(e["image"]), e["labels"]),
                 num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -389,7 +380,7 @@ def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
     Returns:
         uint8 batches of pairs; a last incomplete batch is dropped.
     """
-    ds = ds.map(lambda e: _quantized(e["image"]), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda e: images.uint8_images(e["image"]), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(2 * batch_pairs, drop_remainder=True)

@@ -6,8 +6,9 @@ import keras
 import tensorflow as tf
 
 from kerasolr import occlusion
+from kerasolr.data.images import unit_images
 from kerasolr.models.blocks import conv_trunk
-from kerasolr.models.trainer import Trainer, unit_images
+from kerasolr.models.trainer import Trainer
 
 
 def build_classifier(num_labels: int, image_size: int, filters=(32, 64, 96, 128),

@@ -6,10 +6,11 @@ import keras
 import tensorflow as tf
 
 from kerasolr import occlusion
+from kerasolr.data.images import unit_images
 from kerasolr.layers import LabelGroupPooling
 from kerasolr.losses import pair_mse
 from kerasolr.models.blocks import conv_trunk
-from kerasolr.models.trainer import Trainer, unit_images
+from kerasolr.models.trainer import Trainer
 
 LABEL_LAYER_INIT_SCALE = 0.01
 

@@ -29,15 +29,6 @@ import keras
 import tensorflow as tf
 
 
-def unit_images(images):
-    """Images as float32 in [0, 1]: uint8 batches (what `kerasolr.data.pipeline`
-    feeds `fit`) are divided by 255 here, in the compiled step; float batches
-    pass unchanged."""
-    if images.dtype == tf.uint8:
-        return tf.cast(images, tf.float32) / 255.0
-    return images
-
-
 def _multi_worker(strategy) -> bool:
     return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
             and strategy.extended._in_multi_worker_mode())  # noqa: SLF001 (no public TF check)
