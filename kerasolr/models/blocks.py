@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import keras
 
+from kerasolr.layers import FusedBatchNormalization
+
 BN_MOMENTUM = 0.9
+
+
+def norm_layer(name: str) -> keras.layers.Layer:
+    """The batch normalization of every kerasolr network: synchronized across
+    replicas, moving statistics with momentum `BN_MOMENTUM`, computed by the
+    fused kernel on one replica (`FusedBatchNormalization`)."""
+    return FusedBatchNormalization(momentum=BN_MOMENTUM, synchronized=True, name=name)
 
 
 def conv_trunk(x, filters, name: str):
@@ -27,8 +36,7 @@ def conv_trunk(x, filters, name: str):
     """
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
-        x = keras.layers.BatchNormalization(
-            momentum=BN_MOMENTUM, synchronized=True, name=f"{name}_bn{i}")(x)
+        x = norm_layer(f"{name}_bn{i}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)
     return x

@@ -25,7 +25,7 @@ import tensorflow as tf
 from kerasolr.geometry import decoder_geometry
 from kerasolr.layers import Rescale
 from kerasolr.losses import reconstruction_loss, ssim_per_channel
-from kerasolr.models.blocks import BN_MOMENTUM, conv_trunk
+from kerasolr.models.blocks import conv_trunk, norm_layer
 from kerasolr.models.discriminator import feature_matching_loss
 from kerasolr.models.trainer import Trainer
 
@@ -80,8 +80,7 @@ def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
 
     def relu(x, name):
         if batch_norm:
-            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=True,
-                                                name=f"{name}_bn")(x)
+            x = norm_layer(f"{name}_bn")(x)
         return keras.layers.ReLU(name=f"{name}_relu")(x)
 
     x = keras.layers.Dense(start * start * dense_channels, name="dense")(x)
