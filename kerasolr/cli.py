@@ -136,6 +136,20 @@ def _parser() -> argparse.ArgumentParser:
     _add_align_args(p)
     p.add_argument("--out", default="search.png", help="output grid PNG (default: search.png)")
 
+    p = sub.add_parser("app", help="a local web app: edit with one slider per label, generate, "
+                                   "search (needs the app extra: pip install \"kerasolr[app]\")")
+    p.add_argument("run_dir", nargs="?", help="a run directory with a decoder")
+    p.add_argument("--preset", metavar="NAME",
+                   help="a ready-made model shipped with kerasolr instead of RUN_DIR (e.g. "
+                        "synthfaces-64)")
+    p.add_argument("--savedmodel", metavar="PATH",
+                   help="an exported SavedModel version folder (savedmodels/NAME/VERSION) "
+                        "instead of RUN_DIR; it has no gallery to search")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    _add_align_args(p)
+
     p = sub.add_parser("export", help="export a run as a TensorFlow Serving SavedModel "
                                       "(savedmodels/NAME/VERSION)")
     p.add_argument("run_dir")
@@ -222,6 +236,28 @@ def _check_request(args) -> None:
             raise ValueError(f"--face {args.face} is invalid: expected >= 0, with --align")
 
 
+def _app_source(args) -> tuple[str, str]:
+    """`kerasolr app`'s model: `(path, "run" | "savedmodel")`, from exactly one of
+    RUN_DIR, --preset and --savedmodel."""
+    given = [name for name, value in (("RUN_DIR", args.run_dir), ("--preset", args.preset),
+                                      ("--savedmodel", args.savedmodel)) if value]
+    if len(given) != 1:
+        raise ValueError("kerasolr app takes one of RUN_DIR, --preset NAME or --savedmodel "
+                         f"PATH, got {' and '.join(given) or 'none'}")
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be in 1..65535, got {args.port}")
+    if args.savedmodel:
+        if not os.path.isdir(args.savedmodel):
+            raise FileNotFoundError(f"SavedModel folder {args.savedmodel} does not exist")
+        return args.savedmodel, "savedmodel"
+    if args.preset:
+        from kerasolr.presets import preset_dir
+
+        return preset_dir(args.preset), "run"
+    _check_run_dir(args.run_dir)
+    return args.run_dir, "run"
+
+
 def _check_run_dir(path: str) -> None:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"run directory {path} does not exist")
@@ -251,6 +287,8 @@ def main(argv=None) -> int:
 
             image_format(args.out)           # .png or .jpg, before any work
             _check_request(args)
+        elif args.command == "app":
+            source, kind = _app_source(args)
         else:
             _check_run_dir(args.run_dir)
         data = None
@@ -312,6 +350,10 @@ def main(argv=None) -> int:
                 f"{image_id}, distance {d:.4f}" + (")" if path else "")
                 for rank, (i, image_id, d, path) in enumerate(zip(
                     found["indices"], found["ids"], found["distances"], files, strict=True))))
+        elif args.command == "app":
+            from kerasolr.app import serve
+
+            serve(source, kind, args.host, args.port, args.align, args.face)
         elif args.command == "export":
             from kerasolr.export import export_run
 
