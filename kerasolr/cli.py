@@ -66,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--split", action="append", choices=["train", "validation", "test"],
                    help="split to embed (repeatable; default: all three)")
     p.add_argument("--force", action="store_true", help="re-embed even if the file exists")
+    p.add_argument("--images", nargs="+", metavar="IMAGE",
+                   help="embed these image files instead of the run's splits (with --out)")
+    p.add_argument("--out", help="with --images: the .npz to write (embeddings, slot_norms, "
+                                 "files, label_names)")
+    _add_align_args(p)
+
+    p = sub.add_parser("align-folder", help="bring every image of a labelled folder to the "
+                                            "aligned-CelebA geometry --align uses (needs the "
+                                            "align extra)")
+    p.add_argument("src", help="a folder with labels.csv (see README: labelled folders)")
+    p.add_argument("--out", required=True, help="the new folder: images/, labels.csv and, for "
+                                               "images without a usable face, unaligned.csv")
+    p.add_argument("--face", type=int, default=0,
+                   help="which face of each image, 0 the largest (default 0)")
 
     p = sub.add_parser("evaluate", help="paper sections 4.1-4.5 on the run's held-out split "
                                         "(or 4.1 on another dataset with --data); writes "
@@ -258,6 +272,18 @@ def _app_source(args) -> tuple[str, str]:
     return args.run_dir, "run"
 
 
+def _check_embed(args) -> None:
+    """`embed`: `--images` goes with `--out` (a .npz) and `--align`; `--split`
+    and `--force` with the run's own splits."""
+    if args.images:
+        if not args.out or not args.out.endswith(".npz"):
+            raise ValueError(f"--images needs --out FILE.npz, got {args.out!r}")
+        if args.split or args.force:
+            raise ValueError("--split and --force are for the run's splits, not --images")
+    elif args.out or args.align:
+        raise ValueError("--out and --align go with --images")
+
+
 def _check_run_dir(path: str) -> None:
     if not os.path.isdir(path):
         raise FileNotFoundError(f"run directory {path} does not exist")
@@ -289,6 +315,12 @@ def main(argv=None) -> int:
             _check_request(args)
         elif args.command == "app":
             source, kind = _app_source(args)
+        elif args.command == "align-folder":
+            if not os.path.isdir(args.src):
+                raise FileNotFoundError(f"folder {args.src} does not exist")
+        elif args.command == "embed":
+            _check_run_dir(args.run_dir)
+            _check_embed(args)
         else:
             _check_run_dir(args.run_dir)
         data = None
@@ -316,6 +348,22 @@ def main(argv=None) -> int:
 
         if args.command == "train":
             run.train(config, args.out, strategy)
+        elif args.command == "align-folder":
+            from kerasolr.data.folder import align_folder, read_label_csv
+            from kerasolr.progress import Progress
+
+            total = len(read_label_csv(os.path.join(args.src, "labels.csv")).filenames)
+            counts = align_folder(args.src, args.out, args.face,
+                                  Progress("align-folder", total))
+            print(f"{counts['aligned']} images aligned into {args.out}"
+                  + (f"; {counts['unaligned']} without a usable face, listed in "
+                     f"{os.path.join(args.out, 'unaligned.csv')}" if counts["unaligned"] else ""))
+        elif args.command == "embed" and args.images:
+            from kerasolr.inference import embed_images
+
+            written = embed_images(args.run_dir, args.images, args.out, args.align, args.face)
+            print(f"{len(written['files'])} embeddings {written['embeddings'].shape[1:]}: "
+                  f"{args.out}")
         elif args.command == "embed":
             run.embed(args.run_dir, tuple(args.split or ("train", "validation", "test")),
                       force=args.force)
@@ -385,7 +433,7 @@ def main(argv=None) -> int:
                 with open(os.path.join(args.out, SUMMARY_FILE)) as f:
                     print(f.read())
             print(f"run directory: {args.out}")
-    except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+    except (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError) as err:
         print(f"kerasolr: error: {err}", file=sys.stderr)
         return 2
     except FloatingPointError as err:      # kerasolr.resume.TrainingDiverged

@@ -241,3 +241,45 @@ def search_image(run_dir: str, image_path: str, out_path: str, by=(), top: int =
     return {"grid": out_path, "indices": indices, "ids": gallery["ids"][indices],
             "distances": distances, "shown": shown,
             "files": [files[i] for i in indices] if files is not None else None}
+
+
+def embed_images(run_dir: str, image_paths, out_path: str, align: bool = False,
+                 face: int = 0, batch_size: int = 64) -> dict:
+    """Embeds image files (not a run's dataset) and writes them to one `.npz`.
+
+    Every file is read and checked first (`load_input`: the run's size, or any
+    face photo with `align`), so a bad one stops the command before any
+    embedding and before `out_path` is written.
+
+    Args:
+        run_dir: A run (or preset) with `encoder.keras`.
+        image_paths: The image files.
+        out_path: The `.npz` to write: `embeddings (n, L, k)`, `slot_norms
+            (n, L)`, `files (n,)` as given, `label_names (L,)`.
+        align: The files are any photos of a face, aligned first.
+        face: With `align`, which face (0: the largest).
+        batch_size: Images per encoder call.
+
+    Returns:
+        What was written, as arrays.
+    """
+    image_paths = list(image_paths)
+    check_at_least_one("images", len(image_paths))
+    if not out_path.endswith(".npz"):
+        raise ValueError(f"--out {out_path}: expected a .npz file")
+    run = RunDir(run_dir)
+    config = run.read_config()
+    images = np.stack([load_input(path, config.data.image_size, align, face)[0]
+                       for path in image_paths])
+    encoder = run.load_model("encoder")
+    embeddings = np.concatenate([encoder(images[i:i + batch_size], training=False).numpy()
+                                 for i in range(0, len(images), batch_size)])
+    written = {"embeddings": embeddings,
+               "slot_norms": np.linalg.norm(embeddings, axis=-1),
+               "files": np.array(image_paths), "label_names": np.array(run.label_names())}
+    folder = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)
+    partial = out_path[:-len(".npz")] + ".partial.npz"
+    np.savez(partial, **written)
+    os.replace(partial, out_path)
+    return written

@@ -100,3 +100,38 @@ def test_no_face_another_face_and_a_tiny_face_are_one_line():
     tiny[100:100 + 55, 100:100 + 45] = np.asarray(Image.fromarray(original).resize((45, 55)))
     with pytest.raises(align.AlignError, match="no face found|at least 40x40"):
         align.align_face(tiny, name="tiny.png")
+
+
+@needs_faces
+def test_align_folder_aligns_what_it_can_and_lists_the_rest(tmp_path, capsys):
+    from kerasolr import cli
+    from kerasolr.data.folder import read_label_csv
+
+    src = tmp_path / "photos"
+    (src / "img").mkdir(parents=True)
+    canvases = []
+    for i, path in enumerate(FACES[:3]):
+        original = np.asarray(Image.open(path).convert("RGB"))
+        canvas = align.warp(original, _rotation(12 * (i - 1), 1.3, (90, 70)), (380, 400))
+        Image.fromarray(canvas).save(src / "img" / f"face{i}.jpg", quality=95)
+        canvases.append(np.asarray(Image.open(src / "img" / f"face{i}.jpg")))
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(src / "img" / "blank.png")
+    (src / "labels.csv").write_text("filename,Smiling,Male\nimg/face0.jpg,1,0\n"
+                                    "img/blank.png,0,0\nimg/face1.jpg,0,1\nimg/face2.jpg,1,1\n")
+    dst = tmp_path / "aligned"
+    assert cli.main(["align-folder", str(src), "--out", str(dst)]) == 0
+    assert "3 images aligned" in capsys.readouterr().out
+    table = read_label_csv(str(dst / "labels.csv"))
+    assert table.filenames == ("images/img_face0.png", "images/img_face1.png",
+                               "images/img_face2.png")
+    np.testing.assert_array_equal(table.labels, [[1, 0], [0, 1], [1, 1]])
+    for name, canvas in zip(table.filenames, canvases, strict=True):
+        written = np.asarray(Image.open(dst / name))
+        assert written.shape == (218, 178, 3)
+        np.testing.assert_array_equal(written, align.align_face(canvas).image)
+    unaligned = (dst / "unaligned.csv").read_text().splitlines()
+    assert unaligned[0] == "filename,reason" and unaligned[1].startswith("img/blank.png,")
+    assert "no face found" in unaligned[1]
+    # Nothing is overwritten.
+    assert cli.main(["align-folder", str(src), "--out", str(dst)]) == 2
+    assert f"{dst / 'labels.csv'} exists" in capsys.readouterr().err

@@ -251,3 +251,34 @@ def _check_edit_and_generate(run_dir, tmp_path, capsys):
     os.rename(os.path.join(run_dir, "decoder.keras"), os.path.join(run_dir, "moved.keras"))
     assert main(["generate", "--run", run_dir, "--labels", "Male"]) == 2
     assert "decoder.keras not found: run `kerasolr train-decoder" in capsys.readouterr().err
+
+
+def test_embed_images_writes_what_the_encoder_gives(tmp_path, capsys):
+    from PIL import Image
+
+    from kerasolr.data import synthfaces
+    from kerasolr.presets import from_preset, preset_dir
+
+    images = np.round(synthfaces.generate(5, 7, image_size=64)["image"] * 255).astype(np.uint8)
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(str(tmp_path / f"face{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    out = tmp_path / "emb.npz"
+    assert main(["embed", preset_dir("synthfaces-64"), "--images", *paths,
+                     "--out", str(out)]) == 0
+    written = np.load(out)
+    preset = from_preset("synthfaces-64")
+    expected = preset.encoder(images.astype(np.float32) / 255, training=False).numpy()
+    np.testing.assert_allclose(written["embeddings"], expected, atol=1e-5)
+    np.testing.assert_allclose(written["slot_norms"], np.linalg.norm(expected, axis=-1),
+                               atol=1e-5)
+    assert list(written["files"]) == paths and tuple(written["label_names"]) == preset.names
+    # A bad file stops it before anything is written; --images needs --out.
+    bad = tmp_path / "bad.png"
+    bad.write_text("no")
+    assert main(["embed", preset_dir("synthfaces-64"), "--images", paths[0], str(bad),
+                     "--out", str(tmp_path / "b.npz")]) == 2
+    assert f"{bad} is not" in capsys.readouterr().err and not (tmp_path / "b.npz").exists()
+    assert main(["embed", preset_dir("synthfaces-64"), "--images", paths[0]]) == 2
+    assert "--images needs --out FILE.npz" in capsys.readouterr().err

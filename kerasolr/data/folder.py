@@ -11,6 +11,9 @@ naming the file, the line number and the value at fault.
 from __future__ import annotations
 
 import csv
+import os
+
+import numpy as np
 
 from kerasolr.data.celeba import AttributeTable, parse_label_rows
 
@@ -55,3 +58,67 @@ def read_label_csv(path: str, attributes=None) -> AttributeTable:
     if not table.filenames:
         raise ValueError(f"{path}: no image rows after the header")
     return table
+
+
+def align_folder(src: str, dst: str, face: int = 0, progress=None) -> dict[str, int]:
+    """Brings every image of a labelled folder to the aligned-CelebA geometry,
+    the one `--align` gives a photo at inference, so a model trained on `dst`
+    sees its own photos the way it saw its training images.
+
+    Writes `dst/images/<name>.png` (178 x 218, `kerasolr.align`), `dst/labels.csv`
+    (the source's header; the rows of the images that aligned, pointing at the
+    new files) and, when some did not, `dst/unaligned.csv` (`filename,reason`:
+    no face, a face too small, not an image). `labels.csv` is written last,
+    whole, so an interrupted run never leaves a folder that looks finished.
+
+    Args:
+        src: A folder with `labels.csv` (the layout above).
+        dst: A new folder (refused if it already has a `labels.csv`).
+        face: Which face of each image (0: the largest).
+        progress: Optional `kerasolr.progress.Progress`.
+
+    Returns:
+        `{"aligned": n, "unaligned": m}`.
+    """
+    from PIL import Image
+
+    from kerasolr import align
+    from kerasolr.checks import check_image_file
+
+    table = read_label_csv(os.path.join(src, "labels.csv"))
+    target = os.path.join(dst, "labels.csv")
+    if os.path.exists(target):
+        raise FileExistsError(f"{target} exists: align into a new folder")
+    os.makedirs(os.path.join(dst, "images"), exist_ok=True)
+    kept, dropped, used = [], [], set()
+    for name, labels in zip(table.filenames, table.labels, strict=True):
+        path = os.path.join(src, name)
+        try:
+            check_image_file(path)
+            with Image.open(path) as opened:
+                photo = np.asarray(opened.convert("RGB"))
+            aligned = align.align_face(photo, face, name=path)
+        except (ValueError, FileNotFoundError) as error:
+            dropped.append((name, str(error)))
+        else:
+            stem = os.path.splitext(name.replace(os.sep, "_").replace("/", "_"))[0]
+            out_name, n = f"images/{stem}.png", 1
+            while out_name in used:             # a.jpg and a.png, or x/a.jpg and x_a.jpg
+                out_name, n = f"images/{stem}_{n}.png", n + 1
+            used.add(out_name)
+            Image.fromarray(aligned.image).save(os.path.join(dst, out_name))
+            kept.append((out_name, labels))
+        if progress is not None:
+            progress.update(1)
+    if not kept:
+        raise ValueError(f"{src}: no image could be aligned (first: {dropped[0][1]})")
+    if dropped:
+        with open(os.path.join(dst, "unaligned.csv"), "w", newline="") as f:
+            csv.writer(f).writerows([("filename", "reason"), *dropped])
+    partial = target + ".partial"
+    with open(partial, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(("filename", *table.names))
+        writer.writerows((name, *(int(v) for v in labels)) for name, labels in kept)
+    os.replace(partial, target)
+    return {"aligned": len(kept), "unaligned": len(dropped)}
