@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kerasolr import plots, retrieval
+from kerasolr import editing, plots, retrieval
 from kerasolr.rundir import RunDir, log
 
 INTENSITY_RANGE = (-2.0, 2.0)
@@ -50,6 +50,7 @@ class Models:
         image_size: S, the side of the encoder's input.
         embed: `(n, S, S, 3)` float32 in [0, 1] -> `(n, L, k)` embeddings.
         reconstruct: `(n, L, k)` -> `(n, O, O, 3)` images in [0, 1].
+        k: Numbers per slot.
         sample: `(label, n, seed)` -> `(n, k)` samples of the label's slot
             Gaussian (what `kerasolr edit --add` puts in the slot).
         gallery: `(m, L, k)` embeddings to search, or `None`.
@@ -61,6 +62,7 @@ class Models:
 
     names: tuple[str, ...]
     image_size: int
+    k: int
     embed: Callable
     reconstruct: Callable
     sample: Callable
@@ -105,13 +107,10 @@ def slider_edit(embedding, intensities, models: Models, seed: int = 0) -> np.nda
 
 def generate_codes(wanted, models: Models, num: int, seed: int = 0) -> np.ndarray:
     """`(num, L, k)` embeddings from a label set alone: the wanted slots
-    sampled (`num` samples each), zeros elsewhere (as `kerasolr generate`)."""
-    ids = [models.names.index(name) for name in wanted]
-    k = models.sample(0, 1, seed).shape[-1]
-    codes = np.zeros((num, len(models.names), k), np.float32)
-    for label in ids:
-        codes[:, label] = models.sample(label, num, seed + 7919 * label)
-    return codes
+    sampled, zeros elsewhere (`editing.generate`, as `kerasolr generate`)."""
+    label_sets = np.zeros((num, len(models.names)))
+    label_sets[:, [models.names.index(name) for name in wanted]] = 1
+    return editing.generate(label_sets, models, seed)
 
 
 def slot_norm_chart(names, norms) -> np.ndarray:
@@ -179,7 +178,7 @@ def models_from_run(run_dir: str, example_dir: str | None = None) -> Models:
             list(pipeline.images_at(config.data, "test", np.arange(count))),
             example_dir or tempfile.mkdtemp(prefix="kerasolr_app_"))
     return Models(
-        names=tuple(run.label_names()), image_size=config.data.image_size,
+        names=tuple(run.label_names()), image_size=config.data.image_size, k=gaussians.k,
         embed=lambda images: encoder(np.asarray(images, np.float32), training=False).numpy(),
         reconstruct=lambda codes: decode(decoder, codes),
         sample=lambda label, n, seed: gaussians.sample(label, n, seed),
@@ -217,7 +216,7 @@ def models_from_savedmodel(path: str) -> Models:
         return out["embedding"].numpy()[:, label]
 
     return Models(
-        names=names, image_size=size,
+        names=names, image_size=size, k=int(meta["k"].numpy()),
         embed=lambda images: signatures["embed"](
             images=tf.constant(images, tf.float32))["embedding"].numpy(),
         reconstruct=lambda codes: signatures["reconstruct"](

@@ -40,6 +40,11 @@ class LabelGaussians:
     covariances: np.ndarray
     counts: np.ndarray
 
+    @property
+    def k(self) -> int:
+        """Numbers per slot."""
+        return int(self.means.shape[1])
+
     def index(self, name: str) -> int:
         """The slot index of a label; unknown names raise a one-line `ValueError`."""
         if name not in self.names:
@@ -240,7 +245,8 @@ def generate(label_sets, gaussians: LabelGaussians, seed: int,
 
     Args:
         label_sets: `(n, L)` binary array of wanted labels.
-        gaussians: The fitted Gaussians.
+        gaussians: The fitted Gaussians (or anything with their `names`, `k`
+            and `sample(label, n, seed)`, such as the web app's `Models`).
         seed: Sampling seed.
         scale: Multiplies every sample.
 
@@ -252,7 +258,7 @@ def generate(label_sets, gaussians: LabelGaussians, seed: int,
     if num_labels != len(gaussians.names):
         raise ValueError(f"label sets have {num_labels} labels, the Gaussians "
                          f"{len(gaussians.names)}")
-    out = np.zeros((n, num_labels, gaussians.means.shape[1]), np.float32)
+    out = np.zeros((n, num_labels, gaussians.k), np.float32)
     for label in range(num_labels):
         rows = np.flatnonzero(label_sets[:, label])
         if len(rows):

@@ -11,7 +11,7 @@ NAMES = ("A", "B", "C")
 def fake_models(gallery=None) -> app.Models:
     """Label l's Gaussian always samples `10 + l` in every slot entry."""
     return app.Models(
-        names=NAMES, image_size=8,
+        names=NAMES, image_size=8, k=2,
         embed=lambda images: np.ones((len(images), 3, 2), np.float32),
         reconstruct=lambda codes: np.zeros((len(codes), 8, 8, 3), np.float32),
         sample=lambda label, n, seed: np.full((n, 2), 10.0 + label, np.float32),
