@@ -165,6 +165,18 @@ def align_face(image, face: int = 0, name: str = "image") -> AlignedFace:
     return AlignedFace(warp(image, matrix, ALIGNED_SIZE), matrix, points, faces)
 
 
+def align_file(path: str, face: int = 0) -> tuple[np.ndarray, AlignedFace]:
+    """`(photo, aligned)` for an image file: the file checked (one line naming
+    it if it is missing, not an image or corrupt), read as RGB uint8, and face
+    `face` brought to the aligned-CelebA geometry (`align_face`)."""
+    from kerasolr.checks import check_image_file
+
+    check_image_file(path)
+    with Image.open(path) as opened:
+        photo = np.asarray(opened.convert("RGB"))
+    return photo, align_face(photo, face, name=path)
+
+
 def crop_box() -> tuple[int, int, int, int]:
     """The square the models see, `(left, top, right, bottom)` in the aligned frame
     (`square_crop_resize`'s central crop of a 178 x 218 image)."""

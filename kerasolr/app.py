@@ -48,9 +48,9 @@ class Models:
     Attributes:
         names: The L label names.
         image_size: S, the side of the encoder's input.
+        k: Numbers per slot.
         embed: `(n, S, S, 3)` float32 in [0, 1] -> `(n, L, k)` embeddings.
         reconstruct: `(n, L, k)` -> `(n, O, O, 3)` images in [0, 1].
-        k: Numbers per slot.
         sample: `(label, n, seed)` -> `(n, k)` samples of the label's slot
             Gaussian (what `kerasolr edit --add` puts in the slot).
         gallery: `(m, L, k)` embeddings to search, or `None`.
@@ -181,7 +181,7 @@ def models_from_run(run_dir: str, example_dir: str | None = None) -> Models:
         names=tuple(run.label_names()), image_size=config.data.image_size, k=gaussians.k,
         embed=lambda images: encoder(np.asarray(images, np.float32), training=False).numpy(),
         reconstruct=lambda codes: decode(decoder, codes),
-        sample=lambda label, n, seed: gaussians.sample(label, n, seed),
+        sample=gaussians.sample,
         gallery=gallery, gallery_images=gallery_images if gallery is not None else None,
         examples=examples, source=f"run {run.path}")
 

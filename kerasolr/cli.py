@@ -349,12 +349,9 @@ def main(argv=None) -> int:
         if args.command == "train":
             run.train(config, args.out, strategy)
         elif args.command == "align-folder":
-            from kerasolr.data.folder import align_folder, read_label_csv
-            from kerasolr.progress import Progress
+            from kerasolr.data.folder import align_folder
 
-            total = len(read_label_csv(os.path.join(args.src, "labels.csv")).filenames)
-            counts = align_folder(args.src, args.out, args.face,
-                                  Progress("align-folder", total))
+            counts = align_folder(args.src, args.out, args.face)
             print(f"{counts['aligned']} images aligned into {args.out}"
                   + (f"; {counts['unaligned']} without a usable face, listed in "
                      f"{os.path.join(args.out, 'unaligned.csv')}" if counts["unaligned"] else ""))

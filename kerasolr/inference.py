@@ -15,6 +15,7 @@ import tensorflow as tf
 from kerasolr import editing, plots, retrieval
 from kerasolr.checks import check_at_least_one, check_edit, check_image_file, check_labels
 from kerasolr.data import pipeline
+from kerasolr.embeddings import embed_array
 from kerasolr.models.decoder import crop_to, decode
 from kerasolr.rundir import RunDir, log
 
@@ -46,14 +47,9 @@ def load_input(path: str, image_size: int, align: bool = False, face: int = 0):
     aligned)`; the last two are `None` without `align`."""
     if not align:
         return read_image(path, image_size), None, None
-    from PIL import Image
-
     from kerasolr import align as face_align
 
-    check_image_file(path)
-    with Image.open(path) as opened:
-        photo = np.asarray(opened.convert("RGB"))
-    aligned = face_align.align_face(photo, face, name=path)
+    photo, aligned = face_align.align_file(path, face)
     if aligned.faces > 1:
         log(f"{path}: {aligned.faces} faces; using face {face} (0 is the largest; --face N)")
     return face_align.crop_of(aligned, image_size), photo, aligned
@@ -271,9 +267,7 @@ def embed_images(run_dir: str, image_paths, out_path: str, align: bool = False,
     config = run.read_config()
     images = np.stack([load_input(path, config.data.image_size, align, face)[0]
                        for path in image_paths])
-    encoder = run.load_model("encoder")
-    embeddings = np.concatenate([encoder(images[i:i + batch_size], training=False).numpy()
-                                 for i in range(0, len(images), batch_size)])
+    embeddings = embed_array(run.load_model("encoder"), images, batch_size)
     written = {"embeddings": embeddings,
                "slot_norms": np.linalg.norm(embeddings, axis=-1),
                "files": np.array(image_paths), "label_names": np.array(run.label_names())}

@@ -11,9 +11,8 @@ naming the file, the line number and the value at fault.
 from __future__ import annotations
 
 import csv
+import io
 import os
-
-import numpy as np
 
 from kerasolr.data.celeba import AttributeTable, parse_label_rows
 
@@ -60,7 +59,7 @@ def read_label_csv(path: str, attributes=None) -> AttributeTable:
     return table
 
 
-def align_folder(src: str, dst: str, face: int = 0, progress=None) -> dict[str, int]:
+def align_folder(src: str, dst: str, face: int = 0) -> dict[str, int]:
     """Brings every image of a labelled folder to the aligned-CelebA geometry,
     the one `--align` gives a photo at inference, so a model trained on `dst`
     sees its own photos the way it saw its training images.
@@ -69,13 +68,13 @@ def align_folder(src: str, dst: str, face: int = 0, progress=None) -> dict[str, 
     (the source's header; the rows of the images that aligned, pointing at the
     new files) and, when some did not, `dst/unaligned.csv` (`filename,reason`:
     no face, a face too small, not an image). `labels.csv` is written last,
-    whole, so an interrupted run never leaves a folder that looks finished.
+    atomically, so an interrupted run never leaves a folder that looks
+    finished. A progress line every 30 s.
 
     Args:
         src: A folder with `labels.csv` (the layout above).
         dst: A new folder (refused if it already has a `labels.csv`).
         face: Which face of each image (0: the largest).
-        progress: Optional `kerasolr.progress.Progress`.
 
     Returns:
         `{"aligned": n, "unaligned": m}`.
@@ -83,7 +82,8 @@ def align_folder(src: str, dst: str, face: int = 0, progress=None) -> dict[str, 
     from PIL import Image
 
     from kerasolr import align
-    from kerasolr.checks import check_image_file
+    from kerasolr.progress import Progress
+    from kerasolr.resume import write_text_atomically
 
     table = read_label_csv(os.path.join(src, "labels.csv"))
     target = os.path.join(dst, "labels.csv")
@@ -91,13 +91,10 @@ def align_folder(src: str, dst: str, face: int = 0, progress=None) -> dict[str, 
         raise FileExistsError(f"{target} exists: align into a new folder")
     os.makedirs(os.path.join(dst, "images"), exist_ok=True)
     kept, dropped, used = [], [], set()
+    progress = Progress("align-folder", len(table.filenames))
     for name, labels in zip(table.filenames, table.labels, strict=True):
-        path = os.path.join(src, name)
         try:
-            check_image_file(path)
-            with Image.open(path) as opened:
-                photo = np.asarray(opened.convert("RGB"))
-            aligned = align.align_face(photo, face, name=path)
+            _, aligned = align.align_file(os.path.join(src, name), face)
         except (ValueError, FileNotFoundError) as error:
             dropped.append((name, str(error)))
         else:
@@ -108,17 +105,15 @@ def align_folder(src: str, dst: str, face: int = 0, progress=None) -> dict[str, 
             used.add(out_name)
             Image.fromarray(aligned.image).save(os.path.join(dst, out_name))
             kept.append((out_name, labels))
-        if progress is not None:
-            progress.update(1)
+        progress.update(1)
+    progress.done()
     if not kept:
         raise ValueError(f"{src}: no image could be aligned (first: {dropped[0][1]})")
     if dropped:
         with open(os.path.join(dst, "unaligned.csv"), "w", newline="") as f:
             csv.writer(f).writerows([("filename", "reason"), *dropped])
-    partial = target + ".partial"
-    with open(partial, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("filename", *table.names))
-        writer.writerows((name, *(int(v) for v in labels)) for name, labels in kept)
-    os.replace(partial, target)
+    rows = io.StringIO(newline="")
+    csv.writer(rows).writerows([("filename", *table.names),
+                                *((name, *(int(v) for v in labels)) for name, labels in kept)])
+    write_text_atomically(target, rows.getvalue())
     return {"aligned": len(kept), "unaligned": len(dropped)}
