@@ -77,8 +77,8 @@ def now_batches(paths, image_size: int, shuffle: int) -> tf.data.Dataset:
     # As `pipeline.training_split` reads image files without a cache: the
     # file names shuffled before decoding, no buffer of decoded images.
     del shuffle
-    ds = images.image_dataset(paths, labels, image_size, dtype=tf.uint8, shuffle_seed=0)
-    ds = pipeline.classifier_batches(ds, BATCH, seed=0, shuffle_buffer=0)
+    files = pipeline.FileRecords(images.file_records(paths, labels, shuffle_seed=0), image_size)
+    ds = pipeline.classifier_batches(files, BATCH)
     return one_thread(ds.map(lambda x, y: x))
 
 

@@ -108,7 +108,7 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
             f"{c.epochs} epochs, occlusion on {c.occlusion_rate:.0%} of images")
         classifier, _ = fit_classifier(
             c, len(names), d.image_size,
-            pipeline.classifier_batches(train_ds, c.batch_size, config.seed, shuffle),
+            pipeline.classifier_batches(train_ds, c.batch_size, config.seed, shuffle, strategy),
             pipeline.classifier_batches(val_ds, c.batch_size), strategy,
             config.siamese.occlusion_min, config.siamese.occlusion_max, seed=config.seed,
             callbacks=fit_callbacks(run, out, "classifier"), verbose=verbosity())
@@ -136,7 +136,7 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
                         every=1, log_dir=out.tensorboard_dir("siamese"))
     encoder, _ = fit_encoder(
         s, classifier, len(names), d.image_size,
-        pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle),
+        pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle, strategy),
         # A validation split smaller than one batch of pairs still gives one batch.
         pipeline.pair_batches(val_ds, min(s.batch_pairs, min(
             VALIDATION_IMAGES, pipeline.split_size(d, "validation")) // 2)), strategy,

@@ -106,8 +106,9 @@ def test_image_files_without_a_cache_are_shuffled_before_decoding(tmp_path):
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     data = DataConfig(dataset="folder", root=str(tmp_path), image_size=16, cache="none",
                       train_fraction=0.8, val_fraction=0.1)
-    ds, buffer = pipeline.training_split(data, str(tmp_path / "cache"), seed=0)
-    assert buffer == 0
+    files, buffer = pipeline.training_split(data, str(tmp_path / "cache"), seed=0)
+    assert buffer == 0 and isinstance(files, pipeline.FileRecords)
+    ds = files.decoded()
     by_id = {int(i): image for i, image in zip(*(pipeline.take(pipeline.load_split(
         data, "train", uint8=True), 100)[key] for key in ("id", "image")), strict=True)}
     epochs = [[int(e["id"]) for e in ds] for _ in range(2)]

@@ -60,19 +60,45 @@ def _run_workers(tmp_path, stem, command):
     return outputs
 
 
-def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
+def _image_folder(path):
+    """100 labelled PNG files (80 of them training images) of a folder dataset."""
+    from PIL import Image
+
+    path.mkdir()
+    rng = np.random.default_rng(11)
+    rows = ["filename,Smiling,Eyeglasses"]
+    for i in range(100):
+        Image.fromarray((rng.random((40, 36, 3)) * 255).astype(np.uint8)).save(path / f"{i}.png")
+        rows.append(f"{i}.png,{i % 2},{i % 3 == 0:d}")
+    (path / "labels.csv").write_text("\n".join(rows) + "\n")
+    return [str(path)]
+
+
+@pytest.mark.parametrize("source", ["synthfaces", "files"])
+def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path, source):
+    # synthfaces: cached, every worker generates every image and keeps its slice;
+    # files: image files without a cache, each worker decodes only its own rows.
+    folder = _image_folder(tmp_path / "images") if source == "files" else []
     single = subprocess.run([sys.executable, SCRIPT, str(tmp_path / "single"),
-                             str(tmp_path / "single.npz")], capture_output=True, text=True,
-                            env=_env(), timeout=600, cwd=ROOT)
+                             str(tmp_path / "single.npz"), *folder], capture_output=True,
+                            text=True, env=_env(), timeout=600, cwd=ROOT)
     assert single.returncode == 0, single.stderr[-3000:]
 
     _run_workers(tmp_path, "worker", lambda i: [
-        sys.executable, SCRIPT, str(tmp_path / "multi"), str(tmp_path / f"worker{i}.npz")])
+        sys.executable, SCRIPT, str(tmp_path / "multi"), str(tmp_path / f"worker{i}.npz"),
+        *folder])
 
     reference = _weights(tmp_path / "single.npz")
     worker0, worker1 = _weights(tmp_path / "worker0.npz"), _weights(tmp_path / "worker1.npz")
     assert int(reference.pop("replicas")) == 1
     assert int(worker0.pop("replicas")) == int(worker1.pop("replicas")) == 2
+    decoded = [int(w.pop("decoded")) for w in (reference, worker0, worker1)]
+    if source == "files":
+        # 80 training files: 2 epochs x 2 batches of 32 (classifier), 2 epochs x 2 batches
+        # of 16 pairs (Siamese); the remainder of 16 is never decoded.
+        assert decoded == [256, 128, 128]
+    else:
+        assert decoded == [0, 0, 0]
     assert worker0.keys() == reference.keys()
     worst = 0.0
     for name, expected in reference.items():

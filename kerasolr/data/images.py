@@ -193,6 +193,36 @@ def check_or_skip(report: ScanReport, skip_bad: bool, log=print) -> np.ndarray:
     return report.good
 
 
+def file_records(paths, labels, ids=None, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Labelled image files as undecoded records (what `decode_record` decodes).
+
+    Args:
+        paths: Image file paths (already checked, e.g. by `scan_images`).
+        labels: `(N, L)` 0/1 labels.
+        ids: `(N,)` int64 ids (default: 0..N-1).
+        shuffle_seed: Shuffle the files (anew on every pass) with this seed:
+            no decoded image ever waits in a shuffle buffer.
+
+    Returns:
+        An unbatched `tf.data.Dataset` of `{"path": string, "labels": float32
+        (L,), "id": int64}`, in file order (or shuffled, see `shuffle_seed`).
+    """
+    labels = np.asarray(labels, np.float32)
+    ids = np.arange(len(paths), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"path": path_array(paths), "labels": labels, "id": ids})
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds
+
+
+def decode_record(record: dict, image_size: int, dtype=tf.float32) -> dict:
+    """One `file_records` record read and decoded into the standard element
+    (`image` by `load_square`; `clean_labels` are the file's labels)."""
+    return {"image": load_square(tf.io.read_file(record["path"]), image_size, dtype),
+            "labels": record["labels"], "clean_labels": record["labels"], "id": record["id"]}
+
+
 def image_dataset(paths, labels, image_size: int, ids=None, dtype=tf.float32,
                   shuffle_seed: int | None = None) -> tf.data.Dataset:
     """Streams labelled image files as the standard elements.
@@ -211,14 +241,6 @@ def image_dataset(paths, labels, image_size: int, ids=None, dtype=tf.float32,
         An unbatched `tf.data.Dataset` in file order (or shuffled, see
         `shuffle_seed`); decoding, crop and resize run in parallel.
     """
-    labels = np.asarray(labels, np.float32)
-    ids = np.arange(len(paths), dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
-
-    def load(path, label, index):
-        image = load_square(tf.io.read_file(path), image_size, dtype)
-        return {"image": image, "labels": label, "clean_labels": label, "id": index}
-
-    ds = tf.data.Dataset.from_tensor_slices((path_array(paths), labels, ids))
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return file_records(paths, labels, ids, shuffle_seed).map(
+        lambda record: decode_record(record, image_size, dtype),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -7,6 +7,7 @@ Every loader yields unbatched elements
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -221,18 +222,45 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False,
     return ds
 
 
-def training_split(data: DataConfig, cache_dir: str, seed: int) -> tuple[tf.data.Dataset, int]:
+@dataclasses.dataclass(frozen=True)
+class FileRecords:
+    """A training split of image files not decoded yet (`training_split` with
+    `data.cache="none"`): the file records (`images.file_records`, shuffled
+    anew every epoch before decoding) and the side they decode to.
+
+    `classifier_batches` and `pair_batches` decode them only after each
+    worker of a multi-worker strategy has kept its own rows of every global
+    batch, so N workers decode 1/N of the images each (`worker_batches`).
+    """
+
+    records: tf.data.Dataset
+    image_size: int
+
+    def decoded(self) -> tf.data.Dataset:
+        """The standard elements, uint8 images, in the records' order."""
+        return self.records.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                deterministic=True)
+
+    def decode(self, record: dict) -> dict:
+        return images.decode_record(record, self.image_size, tf.uint8)
+
+
+def training_split(data: DataConfig, cache_dir: str, seed: int
+                   ) -> tuple[tf.data.Dataset | FileRecords, int]:
     """The training split as the training stages read it (uint8 images), and
     the shuffle buffer their batches need.
 
     Image files without a cache (`data.cache="none"`, the paper recipe's
-    default) are shuffled as file names before decoding, so no decoded image
-    waits in a buffer (the old 20,000-image buffer held 7.6 GB of float32
-    at 178 px) and the buffer is 0; otherwise decoded or generated images
-    are shuffled after the cache in a `shuffle_buffer(data)` buffer.
+    default) come as `FileRecords`: shuffled as file names before decoding,
+    so no decoded image waits in a buffer (the old 20,000-image buffer held
+    7.6 GB of float32 at 178 px) and the buffer is 0, and decoded by each
+    worker only for its own rows. Otherwise decoded or generated images are
+    shuffled after the cache in a `shuffle_buffer(data)` buffer.
     """
     if data.dataset in ("celeba", "folder") and data.cache == "none":
-        return load_split(data, "train", uint8=True, shuffle_seed=seed), 0
+        paths, labels, ids = _file_split(data, "train")
+        return FileRecords(images.file_records(paths, labels, ids, shuffle_seed=seed),
+                           data.image_size), 0
     return (load_split(data, "train", uint8=True,
                        cache=cache_argument(data, cache_dir, "train")),
             shuffle_buffer(data))
@@ -331,16 +359,19 @@ def for_fit(ds: tf.data.Dataset) -> tf.data.Dataset:
     Every worker runs the same (seeded) pipeline and keeps its own slice of
     each global batch, so N workers see exactly the batches of one process
     (what makes a multi-worker run equal a single-process one). The price:
-    every worker decodes every image. `AUTO` would choose this too, with a
-    warning, as the sources here are not files TF can shard by.
+    every worker makes every image (from its cache after the first epoch, or
+    by generating synthfaces); image files without a cache avoid it
+    (`worker_batches`). `AUTO` would choose `DATA` too, with a warning, as
+    the sources here are not files TF can shard by.
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return lean_options(ds.with_options(options))
 
 
-def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = None,
-                       shuffle_buffer: int = 0) -> tf.data.Dataset:
+def classifier_batches(ds: tf.data.Dataset | FileRecords, batch_size: int,
+                       seed: int | None = None, shuffle_buffer: int = 0,
+                       strategy: tf.distribute.Strategy | None = None):
     """`(images, labels)` batches for the classifier.
 
     Images stay uint8 up to the compiled step, which divides them by 255
@@ -348,14 +379,23 @@ def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = 
     than float32), and no float conversion in the input pipeline.
 
     Args:
-        ds: Unbatched element dicts.
-        batch_size: Images per batch.
+        ds: Unbatched element dicts, or `FileRecords` (already shuffled; then
+            the last incomplete batch of each epoch is dropped, and under a
+            multi-worker `strategy` each worker decodes only its rows).
+        batch_size: Images per (global) batch.
         seed: Shuffle seed.
         shuffle_buffer: Shuffle buffer size; 0 keeps the order.
+        strategy: The strategy `fit` runs under (used with `FileRecords`).
 
     Returns:
-        Batches of `((batch, S, S, 3) uint8, (batch, L) float32)`.
+        Batches of `((batch, S, S, 3) uint8, (batch, L) float32)` (a
+        distributed dataset of each worker's rows, see `worker_batches`).
     """
+    def finish(batch):
+        return images.uint8_images(batch["image"]), batch["labels"]
+
+    if isinstance(ds, FileRecords):
+        return worker_batches(ds, batch_size, finish, strategy)
     ds = ds.map(lambda e: (images.uint8_images(e["image"]), e["labels"]),
                 num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
@@ -363,8 +403,8 @@ def classifier_batches(ds: tf.data.Dataset, batch_size: int, seed: int | None = 
     return for_fit(ds.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
-def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
-                 shuffle_buffer: int = 0) -> tf.data.Dataset:
+def pair_batches(ds: tf.data.Dataset | FileRecords, batch_pairs: int, seed: int | None = None,
+                 shuffle_buffer: int = 0, strategy: tf.distribute.Strategy | None = None):
     """Random pairs of images, `(batch_pairs, 2, S, S, 3)` per batch.
 
     Images are shuffled (reshuffled every epoch) and consecutive images form
@@ -372,20 +412,90 @@ def pair_batches(ds: tf.data.Dataset, batch_pairs: int, seed: int | None = None,
     They stay uint8 up to the compiled step (see `classifier_batches`).
 
     Args:
-        ds: Unbatched element dicts.
-        batch_pairs: Pairs per batch.
+        ds: Unbatched element dicts, or `FileRecords` (see `classifier_batches`).
+        batch_pairs: Pairs per (global) batch.
         seed: Shuffle seed.
         shuffle_buffer: Shuffle buffer size; 0 keeps the order.
+        strategy: The strategy `fit` runs under (used with `FileRecords`).
 
     Returns:
         uint8 batches of pairs; a last incomplete batch is dropped.
     """
+    def to_pairs(x):
+        return tf.reshape(x, [-1, 2, *x.shape[1:]])
+
+    if isinstance(ds, FileRecords):
+        return worker_batches(ds, 2 * batch_pairs,
+                              lambda batch: to_pairs(images.uint8_images(batch["image"])),
+                              strategy, rows_per_example=2)
     ds = ds.map(lambda e: images.uint8_images(e["image"]), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(2 * batch_pairs, drop_remainder=True)
     ds = ds.map(lambda x: tf.reshape(x, [batch_pairs, 2, *x.shape[1:]]))
     return for_fit(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def worker_rows(files: FileRecords, global_rows: int, finish, index: int = 0, count: int = 1,
+                replicas: int = 1) -> tf.data.Dataset:
+    """The batches one input pipeline (worker) trains on, decoding only its rows.
+
+    Every worker batches the same seeded file permutation into global batches
+    of `global_rows` records (the last incomplete one dropped), keeps rows
+    `[index * global_rows / count, (index + 1) * global_rows / count)` of
+    each, and only then reads and decodes them; its rows are split into
+    `replicas` consecutive per-replica batches. So the batches of all workers
+    together are those of one process (worker `i`'s rows are what replica
+    `i` would get from splitting the global batch), and each decodes 1/count
+    of the images.
+
+    Args:
+        files: The records.
+        global_rows: Records per global batch; a multiple of `count * replicas`.
+        finish: Maps a batch of decoded elements to what `fit` reads.
+        index: This worker's input pipeline, 0 .. `count` - 1.
+        count: The number of input pipelines (workers).
+        replicas: Replicas per worker.
+    """
+    if global_rows % (count * replicas):
+        raise ValueError(f"{global_rows} rows a batch do not split over {count} workers "
+                         f"of {replicas} replicas")
+    rows = global_rows // count
+    # Records are cut into global batches before decoding, so not even the
+    # dropped remainder of an epoch is decoded.
+    ds = files.records.batch(global_rows, drop_remainder=True).map(
+        lambda batch: {key: value[index * rows:(index + 1) * rows]
+                       for key, value in batch.items()}).unbatch()
+    ds = ds.map(files.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(rows // replicas, drop_remainder=True).map(finish)
+    return lean_options(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def worker_batches(files: FileRecords, global_rows: int, finish,
+                   strategy: tf.distribute.Strategy | None = None, rows_per_example: int = 1):
+    """`worker_rows` for every worker of `strategy`: on one worker a dataset of
+    global batches; under a `MultiWorkerMirroredStrategy` of N workers a
+    distributed dataset (`distribute_datasets_from_function`) whose workers
+    each decode 1/N of the images. Where the global batch does not split
+    evenly over the replicas (in whole examples of `rows_per_example` rows),
+    every worker decodes the whole batch and keeps its slice (`for_fit`),
+    which is said once in the log."""
+    strategy = strategy or tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return for_fit(worker_rows(files, global_rows, finish))
+    replicas = strategy.num_replicas_in_sync
+    if global_rows % (rows_per_example * replicas):
+        log(f"input: a global batch of {global_rows // rows_per_example} does not split over "
+            f"{replicas} replicas; every worker decodes every image of it")
+        return for_fit(files.decoded().batch(global_rows, drop_remainder=True).map(finish)
+                       .prefetch(tf.data.AUTOTUNE))
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        workers = context.num_input_pipelines
+        return worker_rows(files, global_rows, finish, context.input_pipeline_id, workers,
+                           context.num_replicas_in_sync // workers)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 def example_batches(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:

@@ -90,7 +90,12 @@ class Trainer(keras.Model):
         # real batch (as Keras does) would start an iteration of the dataset and
         # so shift every later epoch's shuffle order relative to one device.
         spec = iterator.data_adapter.get_tf_dataset().element_spec
-        data_batch = tf.nest.map_structure(
-            lambda s: tf.zeros([1 if d is None else d for d in s.shape], s.dtype), spec)
+
+        def zeros(s):
+            # A distributed dataset's spec is per replica: take the first replica's.
+            s = tf.nest.flatten(s, expand_composites=True)[0]
+            return tf.zeros([1 if d is None else d for d in s.shape], s.dtype)
+
+        data_batch = tf.nest.map_structure(zeros, spec)
         with self.distribute_strategy.scope():
             self._symbolic_build(data_batch=data_batch)
