@@ -134,6 +134,12 @@ class SiameseConfig:
             the trained classifier's (needs equal `filters`). The paper does
             not say how the encoder starts; the `paper` preset starts it from
             random weights.
+        clean_targets_once: Compute the frozen classifier's probabilities
+            for the training images once, before the first epoch, and in each
+            step run the classifier only on the images that get a rectangle
+            (the others' targets are those numbers). Same targets up to float
+            rounding; saves work where `occlusion_rate < 1` or `occlusion` is
+            `"none"`, and is ignored when every image is occluded.
     """
 
     filters: tuple[int, ...] = (32, 64, 96, 128)
@@ -147,6 +153,11 @@ class SiameseConfig:
     occlusion_rate: float = 1.0
     temperature: float = 1.0
     init_from_classifier: bool = False
+    clean_targets_once: bool = False
+
+    def clean_images(self) -> bool:
+        """Whether some training images of the pairs stay un-occluded."""
+        return self.occlusion == "none" or self.occlusion_rate < 1.0
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
 from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
+from kerasolr.models.siamese import target_probabilities
 from kerasolr.progress import Progress
 from kerasolr.resume import remove_checkpoint
 from kerasolr.rundir import (
@@ -134,9 +135,14 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
 
     check = VisualCheck({"norm_correlation": norm_figure}, out.training_figures_dir,
                         every=1, log_dir=out.tensorboard_dir("siamese"))
+    targets = None
+    if s.clean_targets_once and s.clean_images():
+        log("siamese: the classifier's probabilities of the clean training images, once")
+        targets = clean_targets(classifier, train_ds, s.temperature)
     encoder, _ = fit_encoder(
         s, classifier, len(names), d.image_size,
-        pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle, strategy),
+        pipeline.pair_batches(train_ds, s.batch_pairs, config.seed, shuffle, strategy,
+                              targets),
         # A validation split smaller than one batch of pairs still gives one batch.
         pipeline.pair_batches(val_ds, min(s.batch_pairs, min(
             VALIDATION_IMAGES, pipeline.split_size(d, "validation")) // 2)), strategy,
@@ -146,6 +152,23 @@ def _train(config: RunConfig, run: RunDir, strategy: tf.distribute.Strategy | No
     save_finished(encoder, out, "siamese", "encoder")
     out.record_timing("siamese_seconds", time.time() - start)
     return classifier, encoder
+
+
+def clean_targets(classifier: keras.Model, train_ds, temperature: float = 1.0
+                  ) -> pipeline.CleanTargets:
+    """The frozen classifier's probabilities of every training image (one
+    pass over the split, uint8 images divided by 255 as in the step), for
+    `siamese.clean_targets_once`."""
+    logits = (keras.Model(classifier.inputs, classifier.get_layer("logits").output)
+              if temperature != 1.0 else None)
+    probabilities = tf.function(lambda x: target_probabilities(
+        classifier, unit_images(x), temperature, logits))
+    source = train_ds.decoded() if isinstance(train_ds, pipeline.FileRecords) else train_ds
+    ids, probs = [], []
+    for batch in pipeline.example_batches(source, BATCH):
+        ids.append(batch["id"].numpy())
+        probs.append(probabilities(batch["image"]).numpy())
+    return pipeline.CleanTargets(np.concatenate(ids), np.concatenate(probs))
 
 
 # === Stage 2: embeddings ===

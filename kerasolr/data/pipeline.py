@@ -369,6 +369,28 @@ def for_fit(ds: tf.data.Dataset) -> tf.data.Dataset:
     return lean_options(ds.with_options(options))
 
 
+@dataclasses.dataclass(frozen=True)
+class CleanTargets:
+    """The frozen classifier's probabilities of every training image, by id
+    (`siamese.clean_targets_once`), for `pair_batches` to carry beside the
+    images.
+
+    Attributes:
+        ids: `(n,)` int64 element ids of the training split.
+        probs: `(n, L)` float32 probabilities of the un-occluded images.
+    """
+
+    ids: np.ndarray
+    probs: np.ndarray
+
+    def gatherer(self):
+        """A function from a tensor of ids to their `(..., L)` probabilities."""
+        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(self.ids, tf.int64), tf.range(len(self.ids), dtype=tf.int64)), -1)
+        probs = tf.constant(self.probs, tf.float32)
+        return lambda ids: tf.gather(probs, table.lookup(ids))
+
+
 def classifier_batches(ds: tf.data.Dataset | FileRecords, batch_size: int,
                        seed: int | None = None, shuffle_buffer: int = 0,
                        strategy: tf.distribute.Strategy | None = None):
@@ -404,7 +426,8 @@ def classifier_batches(ds: tf.data.Dataset | FileRecords, batch_size: int,
 
 
 def pair_batches(ds: tf.data.Dataset | FileRecords, batch_pairs: int, seed: int | None = None,
-                 shuffle_buffer: int = 0, strategy: tf.distribute.Strategy | None = None):
+                 shuffle_buffer: int = 0, strategy: tf.distribute.Strategy | None = None,
+                 targets: CleanTargets | None = None):
     """Random pairs of images, `(batch_pairs, 2, S, S, 3)` per batch.
 
     Images are shuffled (reshuffled every epoch) and consecutive images form
@@ -417,22 +440,30 @@ def pair_batches(ds: tf.data.Dataset | FileRecords, batch_pairs: int, seed: int 
         seed: Shuffle seed.
         shuffle_buffer: Shuffle buffer size; 0 keeps the order.
         strategy: The strategy `fit` runs under (used with `FileRecords`).
+        targets: The images' un-occluded probabilities, looked up by id and
+            carried beside the pairs.
 
     Returns:
-        uint8 batches of pairs; a last incomplete batch is dropped.
+        uint8 batches of pairs, or `(pairs, (batch_pairs, 2, L) probabilities)`
+        with `targets`; a last incomplete batch is dropped.
     """
     def to_pairs(x):
         return tf.reshape(x, [-1, 2, *x.shape[1:]])
 
+    gather = targets.gatherer() if targets is not None else None
+
+    def finish(batch):
+        pairs = to_pairs(images.uint8_images(batch["image"]))
+        return pairs if gather is None else (pairs, to_pairs(gather(batch["id"])))
+
     if isinstance(ds, FileRecords):
-        return worker_batches(ds, 2 * batch_pairs,
-                              lambda batch: to_pairs(images.uint8_images(batch["image"])),
-                              strategy, rows_per_example=2)
-    ds = ds.map(lambda e: images.uint8_images(e["image"]), num_parallel_calls=tf.data.AUTOTUNE)
+        return worker_batches(ds, 2 * batch_pairs, finish, strategy, rows_per_example=2)
+    keep = ("image", "id") if targets is not None else ("image",)
+    ds = ds.map(lambda e: {key: images.uint8_images(e[key]) if key == "image" else e[key]
+                           for key in keep}, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(2 * batch_pairs, drop_remainder=True)
-    ds = ds.map(lambda x: tf.reshape(x, [batch_pairs, 2, *x.shape[1:]]))
+    ds = ds.batch(2 * batch_pairs, drop_remainder=True).map(finish)
     return for_fit(ds.prefetch(tf.data.AUTOTUNE))
 
 

@@ -81,6 +81,18 @@ def _unflatten_pairs(rows):
     return tf.reshape(rows, [-1, 2, *rows.shape[1:]])
 
 
+def target_probabilities(classifier, images, temperature: float = 1.0, logits_model=None):
+    """What the Siamese targets are made of: the frozen classifier's
+    probabilities of `(n, S, S, 3)` images in [0, 1], as float32; at a
+    temperature other than 1, `sigmoid(logits / temperature)` from
+    `logits_model` (the classifier up to its `"logits"` layer)."""
+    if temperature == 1.0:
+        probs = classifier(images, training=False)
+    else:
+        probs = tf.sigmoid(logits_model(images, training=False) / temperature)
+    return tf.cast(probs, tf.float32)
+
+
 class OLRModel(Trainer):
     """Trains an encoder so pair dot products match the classifier's joint probabilities.
 
@@ -136,41 +148,59 @@ class OLRModel(Trainer):
             return _unflatten_pairs(self.encoder(_flatten_pairs(inputs), training=training))
         return self.encoder(inputs, training=training)
 
-    def compute_losses(self, pairs, training, step):
+    def probabilities(self, images):
+        """The frozen classifier's probabilities of `(n, S, S, 3)` images in
+        [0, 1], at the model's temperature (float32)."""
+        return target_probabilities(self.classifier, images, self.temperature,
+                                    self.logits_model)
+
+    def compute_losses(self, pairs, training, step, clean_probs=None):
         """Shared by `train_step` and `test_step`.
 
         Args:
             pairs: `(batch, 2, S, S, 3)` image pairs.
             training: Whether the encoder runs in training mode.
             step: Seed counter of the occlusion draws.
+            clean_probs: Optional `(batch, 2, L)` probabilities of the
+                un-occluded images (`siamese.clean_targets_once`): the
+                classifier then runs only on the images that get a rectangle.
 
         Returns:
             `(loss, joint)`: the scalar MSE and the `(batch, L)` targets.
         """
         images = _flatten_pairs(unit_images(pairs))
+        occluded = None
         if self.occlusion == "rectangle":
             uniforms = occlusion.step_uniforms(tf.shape(images)[0], self.seed, step)
             images = occlusion.occlude(images, uniforms, self.occlusion_min, self.occlusion_max,
                                        self.occlusion_rate)
-        if self.temperature == 1.0:
-            probs = self.classifier(images, training=False)
+            occluded = uniforms[:, 4] < self.occlusion_rate     # as `occlusion_masks` decides
+        if clean_probs is None:
+            probs = self.probabilities(images)
         else:
-            probs = tf.sigmoid(self.logits_model(images, training=False) / self.temperature)
-        probs = _unflatten_pairs(tf.stop_gradient(tf.cast(probs, tf.float32)))
+            probs = _flatten_pairs(tf.cast(clean_probs, tf.float32))
+            if occluded is not None:
+                rows = tf.where(occluded)
+                probs = tf.tensor_scatter_nd_update(
+                    probs, rows, self.probabilities(tf.gather_nd(images, rows)))
+        probs = _unflatten_pairs(tf.stop_gradient(probs))
         joint = probs[:, 0] * probs[:, 1]
         pair_embeddings = _unflatten_pairs(self.encoder(images, training=training))
         loss = tf.reduce_mean(pair_mse(joint, pair_embeddings))
         return loss, joint
 
-    def train_step(self, pairs):
+    def train_step(self, data):
+        # `data`: pairs, or `(pairs, clean_probs)` (`pipeline.pair_batches` with targets).
+        pairs, clean = data if isinstance(data, tuple) else (data, None)
         loss, joint = self.minimize(
-            lambda: self.compute_losses(pairs, True, self.optimizer.iterations),
+            lambda: self.compute_losses(pairs, True, self.optimizer.iterations, clean),
             self.encoder.trainable_variables)
         return self._update_metrics(loss, joint)
 
-    def test_step(self, pairs):
+    def test_step(self, data):
         # A fixed occlusion seed makes the validation loss comparable across epochs.
-        loss, joint = self.compute_losses(pairs, False, -1)
+        pairs, clean = data if isinstance(data, tuple) else (data, None)
+        loss, joint = self.compute_losses(pairs, False, -1, clean)
         return self._update_metrics(loss, joint)
 
     def _update_metrics(self, loss, joint):
