@@ -36,7 +36,7 @@ from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
 from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
-from kerasolr.models.siamese import target_probabilities
+from kerasolr.models.siamese import logits_model, target_probabilities
 from kerasolr.progress import Progress
 from kerasolr.resume import remove_checkpoint
 from kerasolr.rundir import (
@@ -159,8 +159,7 @@ def clean_targets(classifier: keras.Model, train_ds, temperature: float = 1.0
     """The frozen classifier's probabilities of every training image (one
     pass over the split, uint8 images divided by 255 as in the step), for
     `siamese.clean_targets_once`."""
-    logits = (keras.Model(classifier.inputs, classifier.get_layer("logits").output)
-              if temperature != 1.0 else None)
+    logits = logits_model(classifier) if temperature != 1.0 else None
     probabilities = tf.function(lambda x: target_probabilities(
         classifier, unit_images(x), temperature, logits))
     source = train_ds.decoded() if isinstance(train_ds, pipeline.FileRecords) else train_ds

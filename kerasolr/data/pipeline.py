@@ -458,9 +458,13 @@ def pair_batches(ds: tf.data.Dataset | FileRecords, batch_pairs: int, seed: int 
 
     if isinstance(ds, FileRecords):
         return worker_batches(ds, 2 * batch_pairs, finish, strategy, rows_per_example=2)
-    keep = ("image", "id") if targets is not None else ("image",)
-    ds = ds.map(lambda e: {key: images.uint8_images(e[key]) if key == "image" else e[key]
-                           for key in keep}, num_parallel_calls=tf.data.AUTOTUNE)
+    def element(e):
+        kept = {"image": images.uint8_images(e["image"])}
+        if targets is not None:
+            kept["id"] = e["id"]      # to look the targets up by
+        return kept
+
+    ds = ds.map(element, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(2 * batch_pairs, drop_remainder=True).map(finish)
@@ -518,8 +522,8 @@ def worker_batches(files: FileRecords, global_rows: int, finish,
     if global_rows % (rows_per_example * replicas):
         log(f"input: a global batch of {global_rows // rows_per_example} does not split over "
             f"{replicas} replicas; every worker decodes every image of it")
-        return for_fit(files.decoded().batch(global_rows, drop_remainder=True).map(finish)
-                       .prefetch(tf.data.AUTOTUNE))
+        # One input pipeline of whole global batches, each worker's slice kept by `for_fit`.
+        return for_fit(worker_rows(files, global_rows, finish))
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         workers = context.num_input_pipelines

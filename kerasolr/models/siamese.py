@@ -81,6 +81,12 @@ def _unflatten_pairs(rows):
     return tf.reshape(rows, [-1, 2, *rows.shape[1:]])
 
 
+def logits_model(classifier) -> keras.Model:
+    """The classifier up to its `"logits"` layer (for targets at a temperature)."""
+    return keras.Model(classifier.inputs, classifier.get_layer("logits").output,
+                       name="classifier_logits")
+
+
 def target_probabilities(classifier, images, temperature: float = 1.0, logits_model=None):
     """What the Siamese targets are made of: the frozen classifier's
     probabilities of `(n, S, S, 3)` images in [0, 1], as float32; at a
@@ -126,8 +132,7 @@ class OLRModel(Trainer):
         self.encoder = encoder
         self.classifier = classifier
         self.classifier.trainable = False
-        self.logits_model = keras.Model(classifier.inputs, classifier.get_layer("logits").output,
-                                        name="classifier_logits")
+        self.logits_model = logits_model(classifier)
         self.occlusion = occlusion
         self.occlusion_min = float(occlusion_min)
         self.occlusion_max = float(occlusion_max)
