@@ -14,9 +14,14 @@ in one `tf.data` pipeline restricted to one thread (a private thread pool of
   decoded, no resize and no float conversion at the same size), batched as
   uint8 by `pipeline.classifier_batches`; the compiled step divides by 255
   (`data.images.unit_images`), which is not part of the input path and is
-  not timed here.
+  not timed here;
+- store: the same files prepared once by `kerasolr prepare` (`kerasolr.data.store`)
+  and read as a run with `data.store` reads them (`pipeline.training_split`:
+  positions shuffled, rows read from the memory-mapped store a batch at a
+  time, nothing decoded). The one-off `prepare` (a scan and a decode of every
+  file, on every core) is timed apart and its pay-back in epochs printed.
 
-The two paths give the same pixels at 178 px and differ by the 8-bit rounding
+The paths give the same pixels at 178 px and differ by the 8-bit rounding
 of the resized image at other sizes (checked here, max |difference| printed;
 a cached split was always stored rounded so). Paths are timed alternately,
 `--repeats` times each, and the median
@@ -25,20 +30,24 @@ is kept.
 Usage (about 2-3 minutes on 2 cores):
     python benchmarks/input_path.py [--root ../shared/data/celeba-178-train-4k]
         [--images 1500] [--sizes 178 64] [--repeats 3]
-Last line: `speedup_178=<r> speedup_64=<r>` (images per second per core, now / before).
+Last line: `speedup_178=<r> store_speedup_178=<r> ...` (images per second per core, now /
+before and store / before).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
+import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from kerasolr.data import images, pipeline
+from kerasolr.config import DataConfig
+from kerasolr.data import images, pipeline, store
 
 BATCH = 32
 
@@ -82,6 +91,11 @@ def now_batches(paths, image_size: int, shuffle: int) -> tf.data.Dataset:
     return one_thread(ds.map(lambda x, y: x))
 
 
+def store_batches(data: DataConfig) -> tf.data.Dataset:
+    records, _ = pipeline.training_split(data, "", seed=0)
+    return one_thread(pipeline.classifier_batches(records, BATCH).map(lambda x, y: x))
+
+
 def images_per_second(make) -> float:
     start = time.perf_counter()
     count = 0
@@ -98,13 +112,17 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[178, 64])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    folder = os.path.join(args.root, "img_align_celeba")
-    if not os.path.isdir(folder):
-        raise SystemExit(f"no images in {folder}; pass --root")
-    names = sorted(os.listdir(folder))[:args.images]
-    paths = images.path_array([os.path.join(folder, name) for name in names])
+    if not os.path.isdir(os.path.join(args.root, "img_align_celeba")):
+        raise SystemExit(f"no images in {args.root}/img_align_celeba; pass --root")
+    # The training split of a celeba-layout dataset capped at --images: the
+    # files every path reads (the store holds exactly them).
+    data = DataConfig(dataset="celeba", root=args.root, num_train=args.images, num_val=8,
+                      num_test=8, cache="none")
     summary = {}
+    scratch = tempfile.mkdtemp(prefix="input_path_store_")
     for size in args.sizes:
+        sized = dataclasses.replace(data, image_size=size)
+        paths = images.path_array(pipeline.split_files(sized, "train"))
         old = next(iter(tf.data.Dataset.from_tensor_slices(paths[:8]).map(
             lambda p, size=size: before_load(p, size)).batch(8)))
         new = next(iter(images.image_dataset(paths[:8], np.zeros((8, 1)), size,
@@ -112,16 +130,30 @@ def main():
         new = new["image"].numpy().astype(np.float32) / 255.0
         print(f"{size} px: max |before - now| over 8 images = "
               f"{float(np.abs(old.numpy() - new).max()):.2e}", flush=True)
-        rates = {"before": [], "now": []}
+        out = os.path.join(scratch, f"store_{size}")
+        start = time.perf_counter()
+        store.prepare(sized, out, log=lambda line: None)
+        prepared = time.perf_counter() - start
+        stored = dataclasses.replace(sized, store=out)
+        assert len(store.split_images(stored, "train")) == len(paths)
+        rates = {"before": [], "now": [], "store": []}
         for _ in range(args.repeats):
-            for name, make in (("before", before_batches), ("now", now_batches)):
-                rates[name].append(images_per_second(
-                    lambda m=make, size=size: m(paths, size, len(paths))))
-        before, now = statistics.median(rates["before"]), statistics.median(rates["now"])
+            makers = (("before", lambda p=paths, s=size: before_batches(p, s, len(p))),
+                      ("now", lambda p=paths, s=size: now_batches(p, s, len(p))),
+                      ("store", lambda d=stored: store_batches(d)))
+            for name, make in makers:
+                rates[name].append(images_per_second(make))
+        before, now, read = (statistics.median(rates[k]) for k in ("before", "now", "store"))
         print(f"{size} px, {len(paths)} JPEGs of 178x218, one core: before {before:.0f} "
               f"images/s ({1000 / before:.2f} ms each), now {now:.0f} images/s "
-              f"({1000 / now:.2f} ms each); runs: {rates}", flush=True)
+              f"({1000 / now:.2f} ms each), store {read:.0f} images/s "
+              f"({1000 / read:.3f} ms each); runs: {rates}", flush=True)
+        saved = len(paths) / before - len(paths) / read      # seconds per epoch, one core
+        print(f"{size} px: prepare {prepared:.1f} s wall for {len(paths) + 16} images "
+              f"(all cores, scan included); pays back, against one core of the old path, "
+              f"after {prepared / saved:.1f} epochs", flush=True)
         summary[f"speedup_{size}"] = now / before
+        summary[f"store_speedup_{size}"] = read / before
     print(" ".join(f"{key}={value:.2f}" for key, value in summary.items()))
 
 

@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to create or continue")
     config_args(p)
 
+    p = sub.add_parser("prepare", help="decode every split of an image-file dataset once into "
+                                       "a store that runs read with --set data.store=STORE")
+    p.add_argument("--out", required=True, help="the store folder to create (must not exist)")
+    config_args(p)
+
     p = sub.add_parser("embed", help="embed the train, validation and test splits of a "
                                      "trained run")
     p.add_argument("run_dir")
@@ -297,8 +302,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         # Validate everything cheap before the ~5 s TensorFlow import.
-        if args.command in ("train", "demo", "repeat"):
+        if args.command in ("train", "demo", "repeat", "prepare"):
             config = _config(args)
+            if args.command == "prepare" and os.path.exists(args.out):
+                raise FileExistsError(f"{args.out} exists; a store is written only into a "
+                                      "new folder")
             if args.command == "repeat" and args.seeds < 2:
                 raise ValueError(f"--seeds must be >= 2 for an interval, got {args.seeds}")
         elif args.command == "compare":
@@ -348,6 +356,10 @@ def main(argv=None) -> int:
 
         if args.command == "train":
             run.train(config, args.out, strategy)
+        elif args.command == "prepare":
+            from kerasolr.data.store import prepare
+
+            prepare(config.data, args.out)
         elif args.command == "align-folder":
             from kerasolr.data.folder import align_folder
 

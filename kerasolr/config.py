@@ -70,6 +70,11 @@ class DataConfig:
             `identity_CelebA.txt`), used once to prepare the TFDS dataset in
             `root` when it is not prepared yet (TFDS cannot download CelebA
             from Google Drive itself).
+        store: `celeba` / `folder` only: a folder written by `kerasolr
+            prepare` for these same data settings (`kerasolr.data.store`):
+            every split is read from it as uint8 squares, nothing decoded
+            (8-bit pixels, as a cached split keeps them); `cache` then does
+            not apply.
     """
 
     dataset: str = "synthfaces"
@@ -87,6 +92,7 @@ class DataConfig:
     skip_bad: bool = False
     cache: str = "memory"
     manual_dir: str | None = None
+    store: str | None = None
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,8 @@ class RunConfig:
         _check(d.manual_dir is None or d.dataset == "celeba_tfds", "data.manual_dir",
                d.manual_dir, "None unless data.dataset is 'celeba_tfds'")
         _check(d.cache in CACHE_MODES, "data.cache", d.cache, f"one of {CACHE_MODES}")
+        _check(d.store is None or d.dataset in ("celeba", "folder"), "data.store", d.store,
+               "None unless data.dataset is 'celeba' or 'folder' (a store holds image files)")
         _check(d.split_mode in SPLIT_MODES, "data.split_mode", d.split_mode,
                f"one of {SPLIT_MODES}")
         _check(0.0 < d.train_fraction < 1.0, "data.train_fraction", d.train_fraction,
@@ -619,7 +627,8 @@ def data_from_spec(config: RunConfig, spec: str, assignments=()) -> DataConfig:
                          f"{', '.join(d for d in KNOWN_DATASETS if d != 'synthfaces')} "
                          "(or 'synthfaces' / 'celeba_tfds' alone)")
     data = dataclasses.replace(config.data, dataset=dataset, root=root or None,
-                               num_train=ALL, num_test=ALL, num_val=ALL, manual_dir=None)
+                               num_train=ALL, num_test=ALL, num_val=ALL, manual_dir=None,
+                               store=None)
     for item in assignments:
         if not item.startswith("data."):
             raise ValueError(f"{item!r}: only data.* fields can be set for an evaluation")

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasolr.config import DataConfig
-from kerasolr.data import celeba, folder, images, synthfaces, tfds_celeba
+from kerasolr.data import celeba, folder, images, store, synthfaces, tfds_celeba
 from kerasolr.rundir import log
 
 SPLITS = ("train", "validation", "test")
@@ -33,6 +33,8 @@ def label_names(data: DataConfig) -> tuple[str, ...]:
         names = tfds_celeba.label_names(data.attributes)
         _tfds_builder(data)      # not prepared and no way to prepare it: fail here
         return names
+    if data.store:
+        return tuple(store.manifest(data)["label_names"])
     return _file_table(data).names
 
 
@@ -70,10 +72,12 @@ def _file_table(data: DataConfig):
     return _TABLES[key]
 
 
-def _file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Paths (a bytes array), labels and ids of one split of an image-file dataset, bad files
     scanned once per process (an error naming the first, or skipped and reported)."""
     key = (data, split)
+    if key not in _SPLITS and data.store:
+        _SPLITS[key] = store.split_arrays(data, split)    # scanned when the store was made
     if key not in _SPLITS:
         if not os.path.isdir(data.root):
             raise FileNotFoundError(f"dataset folder {data.root} does not exist")
@@ -124,7 +128,7 @@ def split_size(data: DataConfig, split: str) -> int:
         return split_cap(data, split)
     if data.dataset == "celeba_tfds":
         return len(_tfds_split(data, split))
-    return len(_file_split(data, split)[0])
+    return len(file_split(data, split)[0])
 
 
 def split_files(data: DataConfig, split: str) -> list[str] | None:
@@ -132,7 +136,7 @@ def split_files(data: DataConfig, split: str) -> list[str] | None:
     `None` where images are not files (synthfaces, TFDS)."""
     if data.dataset not in ("celeba", "folder") or not available(data):
         return None
-    return [os.fsdecode(path) for path in _file_split(data, split)[0]]
+    return [os.fsdecode(path) for path in file_split(data, split)[0]]
 
 
 def check_splits(data: DataConfig, names) -> None:
@@ -155,7 +159,7 @@ def check_splits(data: DataConfig, names) -> None:
                              + f" has {size} images; at least {least} are needed "
                              "(more images, or other data.train_fraction / data.val_fraction)")
     if data.dataset in ("celeba", "folder"):
-        labels = _file_split(data, "train")[1]
+        labels = file_split(data, "train")[1]
         unseen = [name for name, count in zip(names, (labels > 0.5).sum(axis=0), strict=True)
                   if count == 0]
         if unseen:
@@ -197,8 +201,14 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False,
         names = tfds_celeba.label_names(data.attributes)
         ds = tfds_celeba.make_dataset(_tfds_builder(data), _tfds_split(data, split), names,
                                       data.image_size)
+    elif data.store:
+        if shuffle_seed is not None:
+            raise ValueError("shuffle_seed applies to image files; a store is read "
+                             "by `training_split`")
+        ds = store.split_dataset(data, split)       # uint8 already: nothing to cache
+        return ds if uint8 else ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     elif data.dataset != "synthfaces":
-        paths, labels, ids = _file_split(data, split)
+        paths, labels, ids = file_split(data, split)
         if shuffle_seed is not None and cache:
             raise ValueError("shuffle_seed shuffles files before decoding; a cached split "
                              "is shuffled after the cache")
@@ -238,11 +248,31 @@ class FileRecords:
 
     def decoded(self) -> tf.data.Dataset:
         """The standard elements, uint8 images, in the records' order."""
-        return self.records.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE,
-                                deterministic=True)
+        return self.decode_all(self.records)
+
+    def decode_all(self, records: tf.data.Dataset) -> tf.data.Dataset:
+        """Unbatched records (the rows this pipeline keeps) as standard elements."""
+        return records.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True)
 
     def decode(self, record: dict) -> dict:
         return images.decode_record(record, self.image_size, tf.uint8)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreRecords(FileRecords):
+    """A training split read from a store (`data.store`): records of positions
+    in the store, read a batch of rows at a time and never decoded; split
+    between workers as `FileRecords` are."""
+
+    data: DataConfig | None = None
+    split: str = "train"
+
+    def decode_all(self, records: tf.data.Dataset) -> tf.data.Dataset:
+        return store.read_records(self.data, self.split, records)
+
+    def decode(self, record: dict) -> dict:
+        raise TypeError("a store is read a batch of rows at a time (decode_all)")
 
 
 def training_split(data: DataConfig, cache_dir: str, seed: int
@@ -257,8 +287,11 @@ def training_split(data: DataConfig, cache_dir: str, seed: int
     worker only for its own rows. Otherwise decoded or generated images are
     shuffled after the cache in a `shuffle_buffer(data)` buffer.
     """
+    if data.store:
+        return StoreRecords(store.records(data, "train", shuffle_seed=seed), data.image_size,
+                            data), 0
     if data.dataset in ("celeba", "folder") and data.cache == "none":
-        paths, labels, ids = _file_split(data, "train")
+        paths, labels, ids = file_split(data, "train")
         return FileRecords(images.file_records(paths, labels, ids, shuffle_seed=seed),
                            data.image_size), 0
     return (load_split(data, "train", uint8=True,
@@ -310,6 +343,8 @@ def available(data: DataConfig) -> bool:
         return True
     if data.dataset == "celeba_tfds":
         return data.root is None or os.path.isdir(data.root)
+    if data.store:
+        return os.path.isfile(os.path.join(data.store, store.MANIFEST))
     return os.path.isdir(data.root)
 
 
@@ -501,7 +536,7 @@ def worker_rows(files: FileRecords, global_rows: int, finish, index: int = 0, co
     ds = files.records.batch(global_rows, drop_remainder=True).map(
         lambda batch: {key: value[index * rows:(index + 1) * rows]
                        for key, value in batch.items()}).unbatch()
-    ds = ds.map(files.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = files.decode_all(ds)
     ds = ds.batch(rows // replicas, drop_remainder=True).map(finish)
     return lean_options(ds.prefetch(tf.data.AUTOTUNE))
 
