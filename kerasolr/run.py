@@ -431,6 +431,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
     test_emb = run.load_embeddings("test")
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     classifier = run.load_model("classifier")
+    # Each held-out split decoded once, its images kept for every section after.
+    held = {split: pipeline.held_out(config.data, split) for split in ("validation", "test")}
     log("evaluate: linear probe, its epochs chosen on the validation split")
     probe, probe_epochs = sections.fit_probe(
         train_emb["embeddings"], train_emb["labels"], config.probe, config.seed,
@@ -438,7 +440,7 @@ def evaluate(run_dir: str) -> dict[str, float]:
 
     def split_41(split, emb):
         return sections.section_41(
-            classifier, pipeline.example_batches(pipeline.load_split(config.data, split), BATCH),
+            classifier, pipeline.example_batches(held[split], BATCH),
             train_emb["embeddings"], train_emb["labels"], emb["embeddings"],
             emb["clean_labels"], names, config, probe)
 
@@ -449,7 +451,7 @@ def evaluate(run_dir: str) -> dict[str, float]:
     results.update(test_results)
     results["probe.epochs_chosen"] = float(probe_epochs)
     probs = predictions["classifier"]
-    rf.save_disagreements(run, config.data, names,
+    rf.save_disagreements(run, held["test"], names,
                           sections.disagreements(truth, probs, predictions["probe"]))
     log("evaluate: retrieval by each label's slot, the whole embedding and the classifier")
     results.update(sections.retrieval_metrics(embeddings, truth, names, probs,
@@ -464,18 +466,19 @@ def evaluate(run_dir: str) -> dict[str, float]:
     wanted = config.analysis.pca_strip_label
     strip_label = (names.index(wanted) if wanted in names
                    else editing.balanced_labels(truth, 1)[0])
-    rf.save_pca(run, config.data, names, pca_results, projections, strip_label,
+    rf.save_pca(run, held["test"], names, pca_results, projections, strip_label,
                 note="" if wanted in names else f" ({wanted} is not a label of this run)")
     results["pca.strip_label_index"] = float(strip_label)
     results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
 
     if judge is not None:
-        results.update(_reconstruction_and_edits(run, config, names, test_emb, probs, judge,
-                                                 train_emb["labels"]))
+        results.update(_reconstruction_and_edits(run, config, names, held["test"], test_emb,
+                                                 probs, judge, train_emb["labels"]))
         results["judge.epochs_chosen"] = run.best_epoch("judge")
         log("evaluate: reconstructions of the validation split")
         results.update(validation_keys(_reconstruction(
-            run, config, names, "validation", val_emb, judge, val_predictions["classifier"])))
+            run, config, names, held["validation"], val_emb, judge,
+            val_predictions["classifier"])))
     else:
         log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     run.record_timing("evaluate_seconds", time.time() - start)
@@ -506,20 +509,22 @@ def _baseline_decoders(run: RunDir, probs) -> dict:
     return baselines
 
 
-def _reconstruction(run: RunDir, config: RunConfig, names, split: str, emb, judge, probs
-                    ) -> dict[str, float]:
+def _reconstruction(run: RunDir, config: RunConfig, names, split_images: tf.data.Dataset, emb,
+                    judge, probs) -> dict[str, float]:
     """Section 4.4's reconstruction figures (`recon.*`, `judge.*`) on one split
-    (`probs`: the classifier's probabilities on it, for the probabilities-only decoder)."""
+    (`split_images`: its elements; `probs`: the classifier's probabilities on
+    it, for the probabilities-only decoder)."""
     return sections.reconstruction_section(
-        pipeline.example_batches(pipeline.load_split(config.data, split), BATCH),
+        pipeline.example_batches(split_images, BATCH),
         emb["embeddings"], emb["clean_labels"], run.load_model("decoder"), judge, names,
         config.decoder.ssim_filter_size, config.edit.threshold, _baseline_decoders(run, probs))
 
 
-def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, probs, judge,
-                              train_labels):
-    """Sections 4.4-4.5 on the held-out split, judged by `judge`, and their figures
-    (`train_labels`: what the structured edit reads the labels' structure from)."""
+def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images, test_emb,
+                              probs, judge, train_labels):
+    """Sections 4.4-4.5 on the held-out split (`test_images`: its elements),
+    judged by `judge`, and their figures (`train_labels`: what the structured
+    edit reads the labels' structure from)."""
     decoder = run.load_model("decoder")
     gaussians = run.label_gaussians()
     seeds = Seeds(config.seed)
@@ -527,7 +532,7 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, p
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     e = config.edit
     log("evaluate: reconstructions of the held-out split")
-    results = _reconstruction(run, config, names, "test", test_emb, judge, probs)
+    results = _reconstruction(run, config, names, test_images, test_emb, judge, probs)
     log(f"evaluate: add/remove/emphasise every label on {e.num_images} held-out embeddings, "
         f"{e.num_generations} generations from labels alone")
     results.update(sections.edit_section(embeddings, truth,
@@ -543,7 +548,7 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_emb, p
             lambda images: np.asarray(judge(images, training=False)), gaussians,
             seeds.protocol, e.threshold, filter_size=config.decoder.ssim_filter_size,
             structure=mode, name=name))
-    rf.save_decoder_figures(run, config.data, names, test_emb, decoder, baselines, gaussians,
+    rf.save_decoder_figures(run, test_images, names, test_emb, decoder, baselines, gaussians,
                             e, seeds)
     return results
 

@@ -51,7 +51,8 @@ def save_correlations(run: RunDir, matrices: dict[str, np.ndarray], names) -> No
               [[name, *norm_corr[i]] for i, name in enumerate(names)])
 
 
-def save_disagreements(run: RunDir, data, names, cases: dict[str, np.ndarray]) -> None:
+def save_disagreements(run: RunDir, test_images, names, cases: dict[str, np.ndarray]
+                        ) -> None:
     """`figures/disagreements.png` (paper Fig. 3): for each of the labels with
     the most disagreements (a row, titled with the counts of each kind), one
     held-out image the probe gets right and the classifier wrong, and one the
@@ -67,7 +68,7 @@ def save_disagreements(run: RunDir, data, names, cases: dict[str, np.ndarray]) -
             found = np.flatnonzero(cases[kind][:, label])
             if len(found):
                 wanted[(kind, label)] = int(found[0])
-    images = dict(zip(wanted, pipeline.images_at(data, "test", list(wanted.values())),
+    images = dict(zip(wanted, pipeline.images_in(test_images, list(wanted.values())),
                       strict=True))
     blank = np.full_like(next(iter(images.values())), 0.5)
     kinds = ("probe_right", "classifier_right")
@@ -81,7 +82,7 @@ def save_disagreements(run: RunDir, data, names, cases: dict[str, np.ndarray]) -
         run.figure_path("disagreements.png"))
 
 
-def save_pca(run: RunDir, data, names, results: dict[str, float], projections, label: int,
+def save_pca(run: RunDir, test_images, names, results: dict[str, float], projections, label: int,
              note: str = "") -> None:
     """`pca.csv` (per-label PCA figures) and `figures/pca_strip.png`: held-out
     images ordered by their projection on `label`'s first component (Fig. 5)."""
@@ -93,7 +94,7 @@ def save_pca(run: RunDir, data, names, results: dict[str, float], projections, l
     projection = projections[names[label]]
     order = np.argsort(projection, kind="stable")
     chosen = order[plots.strip_indices(len(order), STRIP_IMAGES)]
-    images = pipeline.images_at(data, "test", chosen)
+    images = pipeline.images_in(test_images, chosen)
     plots.save_png(plots.pca_strip(
         images, projection[chosen],
         title=f"{names[label]}: held-out images by projection on its slots' first "
@@ -101,14 +102,14 @@ def save_pca(run: RunDir, data, names, results: dict[str, float], projections, l
         run.figure_path("pca_strip.png"))
 
 
-def save_decoder_figures(run: RunDir, data, names, test_emb, decoder, baselines, gaussians,
+def save_decoder_figures(run: RunDir, test_images, names, test_emb, decoder, baselines, gaussians,
                          edit_config, seeds) -> None:
     """`figures/reconstructions.png` (Fig. 6), `edits.png` (Fig. 7-8),
     `generations.png` and `slerp.png` of the held-out split.
 
     Args:
         run: The run directory.
-        data: The run's `DataConfig` (the images shown are read from it).
+        test_images: The held-out split's elements (`pipeline.held_out`).
         names: The L label names.
         test_emb: The held-out split's embeddings file (`RunDir.load_embeddings`).
         decoder: The OLR decoder.
@@ -120,7 +121,7 @@ def save_decoder_figures(run: RunDir, data, names, test_emb, decoder, baselines,
     """
     size = int(decoder.output["image"].shape[1])
     embeddings = test_emb["embeddings"]
-    shown = pipeline.images_at(data, "test", np.arange(GRID_IMAGES))
+    shown = pipeline.images_in(test_images, np.arange(GRID_IMAGES))
     rows = {"OLR decoder": decode(decoder, embeddings[:GRID_IMAGES])}
     titles = {"probs_baseline": "probabilities only", "autoencoder_baseline": "autoencoder"}
     for key, (model, codes) in baselines.items():

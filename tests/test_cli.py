@@ -88,6 +88,8 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     assert {split for stage, split in calls if stage in TRAINING_STAGES} == {
         "train", "validation"}
     assert {stage for stage, split in calls if split == "test"} == {"embed", "evaluate"}
+    # Evaluation loads each held-out split once (`pipeline.held_out` keeps its images).
+    assert [split for stage, split in calls if stage == "evaluate"] == ["validation", "test"]
     for name in ("config.json", "results.json", "summary.txt", "classifier.keras",
                  "encoder.keras", "embeddings/train.npz", "embeddings/test.npz"):
         assert os.path.exists(os.path.join(run_dir, name)), name

@@ -135,3 +135,27 @@ def test_cli_prepare_then_a_run_config_reads_it(folder, tmp_path, capsys):
     assert cli.main(["train", "--out", str(tmp_path / "r"), "--preset", "tiny",
                      "--set", "data.store=x"]) == 2
     assert "data.store" in capsys.readouterr().err   # synthfaces has no store
+
+
+def test_a_held_out_split_is_decoded_once_for_every_section_that_reads_it(folder, monkeypatch):
+    from kerasolr.data import images
+
+    decoded, real = [], images.decode_record
+
+    def counting(record, image_size, dtype=tf.float32):
+        element = real(record, image_size, dtype)
+        element["id"] = tf.py_function(lambda i: decoded.append(int(i)) or i,
+                                       [element["id"]], tf.int64)
+        return element
+
+    monkeypatch.setattr(images, "decode_record", counting)
+    test = pipeline.held_out(folder, "test")
+    first = _all(test)                                  # a whole pass (section 4.1)
+    again = _all(test.batch(3).unbatch())               # another, through other ops
+    shown = pipeline.images_in(test, [5, 1])            # a figure's partial pass
+    assert sorted(decoded) == sorted(first["id"].tolist()) and len(decoded) == 8
+    np.testing.assert_array_equal(first["image"], again["image"])
+    np.testing.assert_array_equal(shown, first["image"][[5, 1]])
+    # The pixels a section sees: the files' decode, rounded to 8 bits.
+    plain = _all(pipeline.load_split(folder, "test", uint8=True))["image"]
+    np.testing.assert_array_equal(first["image"], plain.astype(np.float32) / 255.0)
