@@ -301,6 +301,10 @@ def main(argv=None) -> int:
         native_logs.quiet()
     args = _parser().parse_args(argv)
     try:
+        if argv is None:
+            from kerasolr import native_memory
+
+            native_memory.limit_arenas(os.environ)      # before TensorFlow's threads
         # Validate everything cheap before the ~5 s TensorFlow import.
         if args.command in ("train", "demo", "repeat", "prepare"):
             config = _config(args)
