@@ -33,16 +33,24 @@ Options:
     --epochs C S        classifier and Siamese epochs (default 10 20)
     --cache MODE        none (default: decode the JPEGs every epoch, in parallel),
                         disk (RUN_DIR/cache, ~19 GB) or memory (~19 GB of RAM)
+    --store DIR         read every split from a preprocessed store (`kerasolr prepare`:
+                        uint8 crops, ~19 GB for the 202,599 images, nothing decoded
+                        again; 10x the per-core rate of decoding in BENCHMARKS.md);
+                        written here first if absent on a single worker, which is
+                        also what several workers need before they start
     --set F=V           any other config field (repeatable)
 """
 
 import argparse
+import dataclasses
 import json
 import os
 
 from kerasolr.distribute import strategy_from_environment
 
 strategy = strategy_from_environment()     # before any other TensorFlow work
+
+import tensorflow as tf  # noqa: E402
 
 from kerasolr import config, run  # noqa: E402
 from kerasolr.distribute import gpus_visible, is_chief  # noqa: E402
@@ -61,6 +69,7 @@ parser.add_argument("--official-split", action="store_true")
 parser.add_argument("--epochs", type=int, nargs=2, default=(10, 20),
                     metavar=("CLASSIFIER", "SIAMESE"))
 parser.add_argument("--cache", default="none", choices=["none", "disk", "memory"])
+parser.add_argument("--store")
 parser.add_argument("--set", dest="overrides", action="append", default=[])
 args = parser.parse_args()
 if not args.tfds and not args.root:
@@ -86,7 +95,17 @@ if args.root:
     settings.append(f"data.root={os.path.abspath(args.root)}")
 if args.manual_dir:
     settings.append(f"data.manual_dir={os.path.abspath(args.manual_dir)}")
+if args.store:
+    settings.append(f"data.store={os.path.abspath(args.store)}")
 cfg = config.override(config.paper(), settings + args.overrides)
+if args.store and not os.path.exists(os.path.join(args.store, "manifest.json")):
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        parser.error(f"--store {args.store} is not prepared; prepare it once before starting "
+                     "the workers: the same command with --store on one machine, or "
+                     "`kerasolr prepare --out DIR --preset paper --set ...` with these settings")
+    from kerasolr.data.store import prepare  # noqa: E402
+
+    prepare(dataclasses.replace(cfg.data, store=None), args.store)
 # Table 1 as printed, alpha = 0.5, RMSprop 1e-4: the `paper` preset's decoder defaults.
 assert (cfg.decoder.alpha, cfg.decoder.learning_rate) == (0.5, 1e-4)
 print(json.dumps({"replicas": replicas, **cfg.to_dict()}, indent=1))
