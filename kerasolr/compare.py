@@ -281,7 +281,9 @@ def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
 
     Args:
         specs: `{model: (encode, reconstruct or None)}`; `encode(images)` gives
-            codes, `reconstruct(images, codes)` images of side `size`.
+            codes, or `encode` is the split's codes already computed (an array
+            in the split's order, read batch by batch); `reconstruct(images,
+            codes)` gives images of side `size`.
         batches: Batches of element dicts.
         size: Side the targets are cropped to.
         filter_size: SSIM window.
@@ -296,7 +298,8 @@ def _codes_and_reconstructions(specs, batches, size: int, filter_size: int):
         images = batch["image"]
         target = crop_to(images.numpy(), size)
         for model, (encode, reconstruct) in specs.items():
-            code = np.asarray(encode(images))
+            code = (encode[count:count + len(target)] if isinstance(encode, np.ndarray)
+                    else np.asarray(encode(images)))
             codes[model].append(code.reshape(len(code), -1))
             if reconstruct is not None:
                 metrics = reconstruction_metrics(target, reconstruct(images, code), "m",
@@ -337,8 +340,8 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     baselines = _baselines(out_dir)
     vae_timing = baselines.read_timing()
 
-    # Per model: code of a batch of images, reconstruction from (images, codes), seconds.
-    encoder = _predict(load("encoder"))
+    # Per model: code of a batch of images, reconstruction from (images, codes), seconds
+    # (OLR's codes: the run's embedding files, see `split_specs`).
     classifier = load("classifier")
     outputs = _predict(classifier)
     features = _predict(classifier_features(classifier))
@@ -348,7 +351,7 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
            for model, parts in VAE_PARTS.items()}
     means = {model: _predict(parts["encoder"]) for model, parts in vae.items()}
     specs = {
-        "olr": (encoder, lambda x, c: decode(decoder, c.reshape(len(c), L, k)),
+        "olr": (None, lambda x, c: decode(decoder, c.reshape(len(c), L, k)),
                 olr_timing["classifier_seconds"] + olr_timing["siamese_seconds"]),
         "classifier_output": (outputs, None, olr_timing["classifier_seconds"]),
         "classifier_features": (features, None, olr_timing["classifier_seconds"]),
@@ -364,20 +367,27 @@ def _evaluate_all(config: RunConfig, olr_dir: str, out_dir: str) -> dict[str, di
     # Each label's own dimensions: its slot in OLR, its output in the classifier's.
     slots = {"olr": [np.arange(label * k, (label + 1) * k) for label in range(L)],
              "classifier_output": [np.array([label]) for label in range(L)]}
+    # OLR's codes are the run's embedding files (made by the same encoder from the
+    # same pixels): read, not encoded again.
+    def split_specs(emb, rebuild: bool):
+        return {model: (emb["embeddings"] if model == "olr" else encode,
+                        rebuilt if rebuild else None)
+                for model, (encode, rebuilt, _) in specs.items()}
+
     log("compare: codes of the training split (every model)")
     train_codes, _, train_ids = _codes_and_reconstructions(
-        {model: (encode, None) for model, (encode, _, _) in specs.items()},
+        split_specs(train_emb, False),
         pipeline.example_batches(pipeline.load_split(d, "train"), BATCH), size,
         dec.ssim_filter_size)
     log("compare: codes of the validation split (every model)")
     val_emb = run.load_embeddings("validation")
     val_codes, _, val_ids = _codes_and_reconstructions(
-        {model: (encode, None) for model, (encode, _, _) in specs.items()},
+        split_specs(val_emb, False),
         pipeline.example_batches(pipeline.load_split(d, "validation"), BATCH), size,
         dec.ssim_filter_size)
     log("compare: codes and reconstructions of the held-out split (every model)")
     test_codes, ssims, test_ids = _codes_and_reconstructions(
-        {model: (encode, rebuild) for model, (encode, rebuild, _) in specs.items()},
+        split_specs(test_emb, True),
         pipeline.example_batches(pipeline.load_split(d, "test"), BATCH), size,
         dec.ssim_filter_size)
     if not (np.array_equal(train_ids, train_emb["ids"])

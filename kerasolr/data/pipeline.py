@@ -2,7 +2,8 @@
 
 Every loader yields unbatched elements
 `{"image": float32 (S, S, 3) in [0, 1], "labels": float32 (L,), "clean_labels": float32 (L,),
-"id": int64}`; the functions here turn that into what each model trains on.
+"id": int64}` (the images' values are 8-bit values / 255); the functions here turn that into
+what each model trains on.
 """
 
 from __future__ import annotations
@@ -184,10 +185,12 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False,
         cache: Keep the decoded split (as uint8) after the first pass: `True`
             in memory, a path prefix on disk (`tf.data` cache files, complete
             only after a whole pass), `False` to decode every pass.
-        uint8: Images as uint8 (what the training stages read: image files
-            cropped without any float conversion at the model's size, see
-            `images.load_square`; other sources rounded to 8 bits) instead of
-            float32 in [0, 1].
+        uint8: Images as uint8 (image files cropped without any float
+            conversion at the model's size, see `images.load_square`; other
+            sources rounded to 8 bits) instead of float32 in [0, 1]. The float
+            images are the same 8-bit pixels divided by 255, so every stage,
+            cached or not, from a store or not, sees the pixels the training
+            stages train on.
         shuffle_seed: Image-file datasets without a cache only: the files are
             shuffled (anew every pass) before decoding. See `training_split`.
 
@@ -212,8 +215,7 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False,
         if shuffle_seed is not None and cache:
             raise ValueError("shuffle_seed shuffles files before decoding; a cached split "
                              "is shuffled after the cache")
-        ds = images.image_dataset(paths, labels, data.image_size, ids,
-                                  tf.uint8 if uint8 else tf.float32, shuffle_seed)
+        ds = images.image_dataset(paths, labels, data.image_size, ids, tf.uint8, shuffle_seed)
     else:
         if shuffle_seed is not None:
             raise ValueError("shuffle_seed applies to image-file datasets")
@@ -223,11 +225,12 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False,
         noise = 0.0 if split == "test" else data.label_noise
         ds = synthfaces.make_dataset(start, stop, image_size=data.image_size, seed=data.seed,
                                      label_noise=noise, attributes=data.attributes)
-    if cache or uint8:
-        ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE)
+    # Every stage sees the same 8-bit pixels, cached or not: those the training
+    # stages train on, a store holds and a cache keeps.
+    ds = ds.map(_to_uint8, num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
-    if cache and not uint8:
+    if not uint8:
         ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds
 
