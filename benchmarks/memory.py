@@ -2,11 +2,12 @@
 
 Builds (once, reused) a folder dataset of 200,000 small CelebA-like JPEGs (89x109,
 smooth gradients and ellipses, a few KB each, 8 random 0/1 labels), then, for each
-N, a run directory whose `folder` dataset lists the first N images (random split,
-99% train) and whose `encoder.keras` is an untrained demo-preset encoder (the cost
-of embedding does not depend on the weights). Each N is measured in a fresh
-process running the real command `python -m kerasolr embed RUN_DIR --split train`:
-its peak RSS (`os.wait4`), wall time and images/s; the rows of the written
+N, a run directory whose `folder` dataset lists the first N images (random split:
+99% outside the test split, 5 points of it validation, so 94% train) and whose
+`encoder.keras` is an untrained demo-preset encoder (the cost of embedding does
+not depend on the weights). Each N is measured in a fresh process running the
+real command `python -m kerasolr embed RUN_DIR --split train`: its peak RSS
+(`os.wait4`), wall time and images/s; the rows of the written
 `embeddings/train.npz` are checked against the split size.
 
 The parent process never imports TensorFlow: on Linux a child's `ru_maxrss` also
@@ -44,6 +45,7 @@ LABELS = ("Smiling", "Eyeglasses", "Male", "Young", "Bald", "Bangs", "Mustache",
 IMAGE_DIR = "images"
 LABELS_CSV = "labels.csv"     # the name kerasolr.data.pipeline reads in a folder dataset
 TRAIN_FRACTION = 0.99
+EXPECTED_ROWS = "expected_rows.txt"   # the training split's size, written beside each run
 
 
 # === The images ===
@@ -151,6 +153,7 @@ def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
     import keras
 
     from kerasolr import config as cfg
+    from kerasolr.data.celeba import split_indices
     from kerasolr.models import build_encoder
     from kerasolr.rundir import RunDir
 
@@ -161,6 +164,13 @@ def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
                                    split_mode="random", train_fraction=TRAIN_FRACTION)
         run = RunDir(run_dir)
         run.prepare(dataclasses.replace(demo, data=data).validate(), LABELS)
+        # The training split's size from the split itself (no image read): the
+        # rows every measurement of this run must embed.
+        filenames = [f"{i}" for i in range(n)]
+        train = split_indices(filenames, "random", "train", None, data.train_fraction,
+                              data.seed, data.val_fraction)
+        with open(os.path.join(run_dir, EXPECTED_ROWS), "w") as f:
+            f.write(f"{len(train)}\n")
         if not run.has_model("encoder"):
             keras.utils.set_random_seed(0)
             encoder = build_encoder(len(LABELS), demo.siamese.k, image_size,
@@ -253,7 +263,8 @@ def main():
         for setting in settings:
             peaks = []
             for run_dir, _, n in jobs:
-                expected = int(round(TRAIN_FRACTION * n))
+                with open(os.path.join(run_dir, EXPECTED_ROWS)) as f:
+                    expected = int(f.read())
                 result = measure(run_dir, None if setting == "default" else setting)
                 if result["rows"] != expected:
                     raise SystemExit(f"{run_dir}: embedded {result['rows']} images, "
