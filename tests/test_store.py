@@ -118,7 +118,8 @@ def test_prepare_never_writes_over_a_folder_and_needs_image_files(prepared, fold
         store.prepare(DataConfig(), str(tmp_path / "s2"))
 
 
-def test_cli_prepare_then_a_run_config_reads_it(folder, tmp_path, capsys):
+def test_cli_prepare_then_a_run_trains_from_the_store_alone(folder, tmp_path, capsys,
+                                                            monkeypatch):
     out = str(tmp_path / "cli_store")
     args = ["prepare", "--out", out, "--preset", "tiny", "--set", "data.dataset=folder",
             "--set", f"data.root={folder.root}", "--set", "data.image_size=16",
@@ -131,6 +132,20 @@ def test_cli_prepare_then_a_run_config_reads_it(folder, tmp_path, capsys):
         in capsys.readouterr().out
     assert cli.main(args) == 2                      # the folder exists now
     assert "exists; a store is written only into a new folder" in capsys.readouterr().err
+    # A run with the store trains without decoding a single file.
+    from kerasolr.data import images
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("an image file was decoded")
+
+    monkeypatch.setattr(images, "decode_record", no_decoding)
+    run_dir = str(tmp_path / "run")
+    assert cli.main(["train", "--out", run_dir, *args[3:], "--set", f"data.store={out}",
+                     "--set", "classifier.batch_size=8", "--set", "siamese.batch_pairs=4"]) == 0
+    assert os.path.exists(os.path.join(run_dir, "encoder.keras"))
+    assert cli.main(["embed", run_dir]) == 0
+    embedded = np.load(os.path.join(run_dir, "embeddings", "test.npz"))
+    assert embedded["embeddings"].shape[0] == 8
     assert cli.main(["train", "--out", str(tmp_path / "r"), "--preset", "tiny",
                      "--set", "data.store=x"]) == 2
     assert "data.store" in capsys.readouterr().err   # synthfaces has no store

@@ -137,10 +137,16 @@ def records(data: DataConfig, split: str, shuffle_seed: int | None = None) -> tf
 def read_records(data: DataConfig, split: str, ds: tf.data.Dataset) -> tf.data.Dataset:
     """Unbatched `records` turned into the standard elements, `READ_ROWS` rows a read."""
     read = _reader(data, split)
-    return ds.batch(READ_ROWS).map(
+    count = tf.get_static_value(ds.cardinality())
+    ds = ds.batch(READ_ROWS).map(
         lambda batch: {"image": read(batch["position"]), "labels": batch["labels"],
                        "clean_labels": batch["labels"], "id": batch["id"]},
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+    if count is not None and count >= 0:
+        # Known again after the read: Keras then knows an epoch's steps from the
+        # start (unknown, it warns "Your input ran out of data" after the first).
+        ds = ds.apply(tf.data.experimental.assert_cardinality(int(count)))
+    return ds
 
 
 def prepare(data: DataConfig, out: str, log=print) -> dict:
