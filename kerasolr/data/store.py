@@ -54,7 +54,7 @@ def manifest(data: DataConfig) -> dict:
         FileNotFoundError: No whole store there.
         ValueError: It was made from another data config (one line naming the field).
     """
-    cache_key = (data.store, tuple(_key(data).items()).__repr__())
+    cache_key = (data.store, json.dumps(_key(data), sort_keys=True))
     if cache_key in _MANIFESTS:
         return _MANIFESTS[cache_key]
     path = os.path.join(data.store, MANIFEST)
