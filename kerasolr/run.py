@@ -431,8 +431,9 @@ def evaluate(run_dir: str) -> dict[str, float]:
     test_emb = run.load_embeddings("test")
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     classifier = run.load_model("classifier")
-    # Each held-out split decoded once, its images kept for every section after.
-    held = {split: pipeline.held_out(config.data, split) for split in ("validation", "test")}
+    # Each held-out split decoded once, its images kept on disk for every section after.
+    held = {split: pipeline.held_out(config.data, split, run.cache_dir)
+            for split in ("validation", "test")}
     log("evaluate: linear probe, its epochs chosen on the validation split")
     probe, probe_epochs = sections.fit_probe(
         train_emb["embeddings"], train_emb["labels"], config.probe, config.seed,
@@ -481,6 +482,8 @@ def evaluate(run_dir: str) -> dict[str, float]:
             val_predictions["classifier"])))
     else:
         log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
+    for split in held:
+        pipeline.remove_held_out(run.cache_dir, split)
     run.record_timing("evaluate_seconds", time.time() - start)
     timing = run.read_timing()
     for key, value in timing.items():

@@ -88,8 +88,12 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
     assert {split for stage, split in calls if stage in TRAINING_STAGES} == {
         "train", "validation"}
     assert {stage for stage, split in calls if split == "test"} == {"embed", "evaluate"}
-    # Evaluation loads each held-out split once (`pipeline.held_out` keeps its images).
+    # Evaluation loads each held-out split once (`pipeline.held_out` keeps its images
+    # in a disk cache, removed at the end).
     assert [split for stage, split in calls if stage == "evaluate"] == ["validation", "test"]
+    cache = os.path.join(run_dir, "cache")
+    assert not os.path.isdir(cache) or not any(
+        name.startswith("held_out_") for name in os.listdir(cache))
     for name in ("config.json", "results.json", "summary.txt", "classifier.keras",
                  "encoder.keras", "embeddings/train.npz", "embeddings/test.npz"):
         assert os.path.exists(os.path.join(run_dir, name)), name

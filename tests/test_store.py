@@ -151,7 +151,8 @@ def test_cli_prepare_then_a_run_trains_from_the_store_alone(folder, tmp_path, ca
     assert "data.store" in capsys.readouterr().err   # synthfaces has no store
 
 
-def test_a_held_out_split_is_decoded_once_for_every_section_that_reads_it(folder, monkeypatch):
+def test_a_held_out_split_is_decoded_once_for_every_section_that_reads_it(folder, monkeypatch,
+                                                                            tmp_path):
     from kerasolr.data import images
 
     decoded, real = [], images.decode_record
@@ -163,13 +164,23 @@ def test_a_held_out_split_is_decoded_once_for_every_section_that_reads_it(folder
         return element
 
     monkeypatch.setattr(images, "decode_record", counting)
-    test = pipeline.held_out(folder, "test")
+    cache = str(tmp_path / "cache")
+    test = pipeline.held_out(folder, "test", cache)
     first = _all(test)                                  # a whole pass (section 4.1)
     again = _all(test.batch(3).unbatch())               # another, through other ops
     shown = pipeline.images_in(test, [5, 1])            # a figure's partial pass
     assert sorted(decoded) == sorted(first["id"].tolist()) and len(decoded) == 8
     np.testing.assert_array_equal(first["image"], again["image"])
     np.testing.assert_array_equal(shown, first["image"][[5, 1]])
-    # The pixels a section sees: the files' decode, rounded to 8 bits.
+    # The pixels a section sees: the files' 8-bit pixels.
     plain = _all(pipeline.load_split(folder, "test", uint8=True))["image"]
     np.testing.assert_array_equal(first["image"], plain.astype(np.float32) / 255.0)
+    # Kept on disk, not in memory; removed after, and a stale cache never read.
+    assert any(name.startswith("held_out_test.") for name in os.listdir(cache))
+    pipeline.remove_held_out(cache, "test")
+    assert os.listdir(cache) == []
+    (tmp_path / "cache" / "held_out_test.index").write_bytes(b"stale")
+    decoded.clear()
+    np.testing.assert_array_equal(_all(pipeline.held_out(folder, "test", cache))["image"],
+                                  first["image"])
+    assert len(decoded) == 8

@@ -21,6 +21,7 @@ from kerasolr.rundir import log
 SPLITS = ("train", "validation", "test")
 SHUFFLE_BUFFER = 20000    # elements shuffled at a time (at most the training split)
 FOLDER_CSV = "labels.csv"
+HELD_OUT_CACHE = "held_out_"   # prefix of `held_out`'s disk caches
 _TABLES: dict = {}
 _SPLITS: dict = {}
 _BUILDERS: dict = {}
@@ -337,12 +338,31 @@ def images_in(ds: tf.data.Dataset, indices) -> np.ndarray:
     return np.stack([found[i] for i in range(len(wanted))])
 
 
-def held_out(data: DataConfig, split: str) -> tf.data.Dataset:
+def held_out(data: DataConfig, split: str, cache_dir: str) -> tf.data.Dataset:
     """A split that several evaluation sections read (float elements, in
-    order): decoded or generated once, its first whole pass keeping the images
-    in memory as uint8 (as a cached training split; 1.2 GB for CelebA's
-    12,600 test images at 178 px) for every later pass. A store is read as is."""
-    return load_split(data, split, cache=True)
+    order), decoded or generated once: its first whole pass writes its images
+    (uint8) to a `tf.data` disk cache in `cache_dir` that every later pass
+    reads, so memory does not grow with the split (disk: `S x S x 3` bytes an
+    image, 1.2 GB for CelebA's 12,600 test images at 178 px). Cache files an
+    earlier evaluation left there are removed first; `remove_held_out` removes
+    these. A store is read as it is, with no cache.
+
+    The first pass over it must be whole (a partial first pass would leave
+    the cache unfinished).
+    """
+    if data.store:
+        return load_split(data, split)
+    remove_held_out(cache_dir, split)
+    return load_split(data, split, cache=disk_cache(cache_dir, HELD_OUT_CACHE + split))
+
+
+def remove_held_out(cache_dir: str, split: str) -> None:
+    """Removes the disk cache `held_out` wrote for `split` (if any)."""
+    if not os.path.isdir(cache_dir):
+        return
+    for entry in os.listdir(cache_dir):
+        if entry.startswith(HELD_OUT_CACHE + split + "."):
+            os.remove(os.path.join(cache_dir, entry))
 
 
 def truth_correlation(data: DataConfig, names) -> np.ndarray | None:
