@@ -9,6 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kerasolr.data import images, pipeline
+from tests.conftest import write_labelled_folder
 
 
 def _encoded(array: np.ndarray, fmt: str) -> bytes:
@@ -97,13 +98,7 @@ def test_image_files_without_a_cache_are_shuffled_before_decoding(tmp_path):
     # anew every epoch, and every file is read once per epoch.
     from kerasolr.config import DataConfig
 
-    rng = np.random.default_rng(4)
-    rows = ["filename,Smiling"]
-    for i in range(10):
-        Image.fromarray((rng.random((20, 16, 3)) * 255).astype(np.uint8)).save(
-            tmp_path / f"{i}.png")
-        rows.append(f"{i}.png,{i % 2}")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    write_labelled_folder(tmp_path, 10, (20, 16, 3), seed=4, labels=("Smiling",))
     data = DataConfig(dataset="folder", root=str(tmp_path), image_size=16, cache="none",
                       train_fraction=0.8, val_fraction=0.1)
     files, buffer = pipeline.training_split(data, str(tmp_path / "cache"), seed=0)

@@ -9,25 +9,19 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from kerasolr import cli
 from kerasolr.config import DataConfig
 from kerasolr.data import pipeline, store
+from tests.conftest import write_labelled_folder
 
 
 @pytest.fixture
 def folder(tmp_path):
-    rng = np.random.default_rng(11)
     root = tmp_path / "images"
     root.mkdir()
-    rows = ["filename,Smiling,Eyeglasses"]
-    for i in range(40):
-        # Not square and larger than the model's side: crop and resize both happen.
-        Image.fromarray((rng.random((26, 21, 3)) * 255).astype(np.uint8)).save(
-            root / f"{i}.png")
-        rows.append(f"{i}.png,{i % 2},{i % 3 == 0:d}")
-    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    # Not square and larger than the model's side: crop and resize both happen.
+    write_labelled_folder(root, 40, (26, 21, 3), seed=11)
     return DataConfig(dataset="folder", root=str(root), image_size=16, cache="none",
                       train_fraction=0.75, val_fraction=0.2, num_test=8, num_val=8)
 

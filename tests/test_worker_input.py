@@ -5,21 +5,15 @@ the global batches of one process."""
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from kerasolr.config import DataConfig
 from kerasolr.data import pipeline
+from tests.conftest import write_labelled_folder
 
 
 @pytest.fixture
 def folder(tmp_path):
-    rng = np.random.default_rng(7)
-    rows = ["filename,Smiling,Eyeglasses"]
-    for i in range(30):
-        Image.fromarray((rng.random((20, 18, 3)) * 255).astype(np.uint8)).save(
-            tmp_path / f"{i}.png")
-        rows.append(f"{i}.png,{i % 2},{i % 3 == 0:d}")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    write_labelled_folder(tmp_path, 30, (20, 18, 3), seed=7)
     # 19 training images: two full batches of 8 and a remainder of 3.
     return DataConfig(dataset="folder", root=str(tmp_path), image_size=16, cache="none",
                       train_fraction=0.75, val_fraction=0.1)
