@@ -53,6 +53,7 @@ strategy = strategy_from_environment()     # before any other TensorFlow work
 import tensorflow as tf  # noqa: E402
 
 from kerasolr import config, run  # noqa: E402
+from kerasolr.data import store  # noqa: E402
 from kerasolr.distribute import gpus_visible, is_chief  # noqa: E402
 from kerasolr.rundir import SUMMARY_FILE, RunDir  # noqa: E402
 
@@ -98,14 +99,12 @@ if args.manual_dir:
 if args.store:
     settings.append(f"data.store={os.path.abspath(args.store)}")
 cfg = config.override(config.paper(), settings + args.overrides)
-if args.store and not os.path.exists(os.path.join(args.store, "manifest.json")):
+if args.store and not os.path.exists(os.path.join(args.store, store.MANIFEST)):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         parser.error(f"--store {args.store} is not prepared; prepare it once before starting "
                      "the workers: the same command with --store on one machine, or "
                      "`kerasolr prepare --out DIR --preset paper --set ...` with these settings")
-    from kerasolr.data.store import prepare  # noqa: E402
-
-    prepare(dataclasses.replace(cfg.data, store=None), args.store)
+    store.prepare(dataclasses.replace(cfg.data, store=None), args.store)
 # Table 1 as printed, alpha = 0.5, RMSprop 1e-4: the `paper` preset's decoder defaults.
 assert (cfg.decoder.alpha, cfg.decoder.learning_rate) == (0.5, 1e-4)
 print(json.dumps({"replicas": replicas, **cfg.to_dict()}, indent=1))

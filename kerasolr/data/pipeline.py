@@ -209,7 +209,8 @@ def load_split(data: DataConfig, split: str, cache: bool | str = False,
         if shuffle_seed is not None:
             raise ValueError("shuffle_seed applies to image files; a store is read "
                              "by `training_split`")
-        ds = store.split_dataset(data, split)       # uint8 already: nothing to cache
+        _, labels, ids = file_split(data, split)
+        ds = store.split_dataset(data, split, labels, ids)   # uint8 already: nothing to cache
         return ds if uint8 else ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     elif data.dataset != "synthfaces":
         paths, labels, ids = file_split(data, split)
@@ -292,7 +293,8 @@ def training_split(data: DataConfig, cache_dir: str, seed: int
     shuffled after the cache in a `shuffle_buffer(data)` buffer.
     """
     if data.store:
-        return StoreRecords(store.records(data, "train", shuffle_seed=seed), data.image_size,
+        _, labels, ids = file_split(data, "train")
+        return StoreRecords(store.records(labels, ids, shuffle_seed=seed), data.image_size,
                             data), 0
     if data.dataset in ("celeba", "folder") and data.cache == "none":
         paths, labels, ids = file_split(data, "train")

@@ -117,15 +117,16 @@ def _reader(data: DataConfig, split: str):
     return images
 
 
-def split_dataset(data: DataConfig, split: str) -> tf.data.Dataset:
-    """One split in order as the standard unbatched elements, uint8 images."""
-    return read_records(data, split, records(data, split))
+def split_dataset(data: DataConfig, split: str, labels, ids) -> tf.data.Dataset:
+    """One split in order as the standard unbatched elements, uint8 images
+    (`labels`, `ids`: the split's, from `split_arrays`)."""
+    return read_records(data, split, records(labels, ids))
 
 
-def records(data: DataConfig, split: str, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """The split as undecoded records `{"position", "labels", "id"}` (shuffled
-    anew every pass with `shuffle_seed`), for `read_records`."""
-    _, labels, ids = split_arrays(data, split)
+def records(labels, ids, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """A split's rows as undecoded records `{"position", "labels", "id"}`
+    (shuffled anew every pass with `shuffle_seed`), for `read_records`; the
+    store's counterpart of `images.file_records`."""
     ds = tf.data.Dataset.from_tensor_slices(
         {"position": np.arange(len(ids), dtype=np.int64),
          "labels": labels.astype(np.float32), "id": ids})
