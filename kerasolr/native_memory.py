@@ -37,12 +37,11 @@ def limit_arenas(environ) -> int:
                          "(0 leaves the allocator as it is)") from None
     if count <= 0 or "MALLOC_ARENA_MAX" in environ:      # the user's own setting wins
         return 0
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-        gnu = libc.gnu_get_libc_version      # only glibc has it (and this parameter)
-    except (OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    except (OSError, TypeError):
         return 0
-    del gnu
-    return count if mallopt(M_ARENA_MAX, count) == 1 else 0
+    # Only glibc has gnu_get_libc_version (and this mallopt parameter).
+    if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
+        return 0
+    return count if libc.mallopt(M_ARENA_MAX, count) == 1 else 0
