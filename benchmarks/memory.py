@@ -1,4 +1,4 @@
-"""Peak memory of `kerasolr embed` on N on-disk JPEGs: it should stay flat as N grows.
+"""Peak memory of `kerasolr embed` (or `evaluate`) on N on-disk JPEGs, as N grows.
 
 Builds (once, reused) a folder dataset of 200,000 small CelebA-like JPEGs (89x109,
 smooth gradients and ellipses, a few KB each, 8 random 0/1 labels), then, for each
@@ -14,12 +14,21 @@ The parent process never imports TensorFlow: on Linux a child's `ru_maxrss` also
 counts the parent's RSS at `exec` time, so a heavy parent would hide the child's
 figure. The run directories are prepared in a spawned process for that reason.
 
+With `--stage evaluate` each measurement is `python -m kerasolr evaluate RUN_DIR`
+instead (sections 4.1-4.3: the run has an untrained demo-preset classifier and
+no decoder): the training split's N embeddings are loaded, the linear probe
+trained on them, the validation and test splits (6% of N) decoded and
+evaluated. Every split is embedded first, once, by `kerasolr embed` (not
+measured); `results.json` is checked to be written and the probe's training
+rows against the split size.
+
 Usage (about 6 minutes on 2 CPU cores: ~1 min to write the images, once, ~1 GB
 of disk; then ~5 min embedding 320,000 images, times --repeats):
     python benchmarks/memory.py [--sizes 20000,100000,200000] [--workdir /tmp/kerasolr-memory]
-                                [--repeats 1]
+                                [--repeats 1] [--stage embed|evaluate]
 Each run measures every N once; its growth is the peak RSS of the last N over that of
 the first. Last line: `rss_growth_20k_to_200k_max[arenas=default]=<the worst run's growth>`
+(`evaluate_rss_growth_...` with `--stage evaluate`)
 (the issue's target: below 1.10 in every run).
 """
 
@@ -144,7 +153,8 @@ def make_subset(workdir: str, n: int) -> str:
 # === The run directories (in a spawned process: TensorFlow stays out of the parent) ===
 
 def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
-    """Writes `config.json` and an untrained `encoder.keras` into each run dir.
+    """Writes `config.json` and an untrained `encoder.keras` and `classifier.keras`
+    into each run dir (the classifier only `--stage evaluate` reads).
 
     Args:
         jobs: `(run_dir, data_root, n)` per size.
@@ -154,7 +164,7 @@ def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
 
     from kerasolr import config as cfg
     from kerasolr.data.celeba import split_indices
-    from kerasolr.models import build_encoder
+    from kerasolr.models import build_classifier, build_encoder
     from kerasolr.rundir import RunDir
 
     demo = cfg.demo()
@@ -176,6 +186,11 @@ def prepare_runs(jobs: list[tuple[str, str, int]], image_size: int) -> None:
             encoder = build_encoder(len(LABELS), demo.siamese.k, image_size,
                                     demo.siamese.filters)
             run.save_model(encoder, "encoder")
+        if not run.has_model("classifier"):
+            keras.utils.set_random_seed(0)
+            classifier = build_classifier(len(LABELS), image_size, demo.classifier.filters,
+                                          demo.classifier.dense_units)
+            run.save_model(classifier, "classifier")
 
 
 def run_in_spawned_process(target, *args) -> None:
@@ -198,20 +213,10 @@ def npz_rows(path: str, name: str = "embeddings") -> int:
     return shape[0]
 
 
-def measure(run_dir: str, arenas: str | None = None) -> dict[str, float]:
-    """Runs `python -m kerasolr embed RUN_DIR --split train` in a fresh process
+def run_child(command: list[str], log_path: str, arenas: str | None = None):
+    """Runs `command` to its end; `(peak RSS in MB, seconds)` of that process
     (`arenas`: its `KERASOLR_MALLOC_ARENAS`, default the command line's own cap).
-
-    Returns:
-        `{"rows", "peak_rss_mb", "seconds"}` of that process.
-    """
-    from kerasolr.rundir import RunDir
-
-    output = RunDir(run_dir).embeddings_path("train")
-    if os.path.exists(output):
-        os.remove(output)
-    command = [sys.executable, "-m", "kerasolr", "embed", run_dir, "--split", "train"]
-    log_path = os.path.join(run_dir, "embed.log")
+    A failure stops the benchmark with the tail of its log."""
     start = time.perf_counter()
     with open(log_path, "w") as log:
         env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
@@ -220,13 +225,44 @@ def measure(run_dir: str, arenas: str | None = None) -> dict[str, float]:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0 or not os.path.exists(output):
+    if os.waitstatus_to_exitcode(status) != 0:
         with open(log_path) as f:
             tail = f.read()[-2000:]
         raise SystemExit(f"{' '.join(command)} failed (log {log_path}):\n{tail}")
     # Linux reports ru_maxrss in KiB.
-    return {"rows": npz_rows(output), "peak_rss_mb": usage.ru_maxrss / 1024,
-            "seconds": seconds}
+    return usage.ru_maxrss / 1024, seconds
+
+
+def measure(run_dir: str, arenas: str | None = None, stage: str = "embed") -> dict[str, float]:
+    """Runs `python -m kerasolr embed RUN_DIR --split train` (or, `stage="evaluate"`,
+    `python -m kerasolr evaluate RUN_DIR`) in a fresh process.
+
+    Returns:
+        `{"rows", "peak_rss_mb", "seconds"}` of that process (`rows`: the
+        training embeddings written, or read by the evaluation).
+    """
+    from kerasolr.rundir import RunDir
+
+    run = RunDir(run_dir)
+    embeddings = run.embeddings_path("train")
+    if stage == "embed":
+        if os.path.exists(embeddings):
+            os.remove(embeddings)
+        command = [sys.executable, "-m", "kerasolr", "embed", run_dir, "--split", "train"]
+        output = embeddings
+    else:
+        # Every split embedded once beforehand (kept between runs; not measured).
+        if not all(os.path.exists(run.embeddings_path(s)) for s in ("train", "validation", "test")):
+            run_child([sys.executable, "-m", "kerasolr", "embed", run_dir],
+                      os.path.join(run_dir, "embed_all.log"))
+        output = run.file("results.json")
+        if os.path.exists(output):
+            os.remove(output)
+        command = [sys.executable, "-m", "kerasolr", "evaluate", run_dir]
+    peak_mb, seconds = run_child(command, os.path.join(run_dir, f"{stage}.log"), arenas)
+    if not os.path.exists(output):
+        raise SystemExit(f"{' '.join(command)} wrote no {output}")
+    return {"rows": npz_rows(embeddings), "peak_rss_mb": peak_mb, "seconds": seconds}
 
 
 def main():
@@ -243,6 +279,9 @@ def main():
                         help="comma-separated KERASOLR_MALLOC_ARENAS settings to measure, "
                              "interleaved within each run: 'default' (the command line's "
                              "cap), '0' (glibc's own arenas) or a number")
+    parser.add_argument("--stage", choices=("embed", "evaluate"), default="embed",
+                        help="the command measured: `embed --split train` or `evaluate` "
+                             "(sections 4.1-4.3 on the N images' splits)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if len(sizes) < 2 or sizes != sorted(sizes) or sizes[0] < 100:
@@ -257,7 +296,8 @@ def main():
     # On Linux a child's ru_maxrss is at least the parent's peak RSS (see the docstring).
     parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"parent peak_rss_mb={parent_mb:.0f} (a floor under every child's figure)", flush=True)
-    name = f"rss_growth_{_short(sizes[0])}_to_{_short(sizes[-1])}"
+    name = (("evaluate_" if args.stage == "evaluate" else "")
+            + f"rss_growth_{_short(sizes[0])}_to_{_short(sizes[-1])}")
     growth: dict[str, list[float]] = {setting: [] for setting in settings}
     for repeat in range(args.repeats):
         for setting in settings:
@@ -265,15 +305,19 @@ def main():
             for run_dir, _, n in jobs:
                 with open(os.path.join(run_dir, EXPECTED_ROWS)) as f:
                     expected = int(f.read())
-                result = measure(run_dir, None if setting == "default" else setting)
+                result = measure(run_dir, None if setting == "default" else setting,
+                                 args.stage)
                 if result["rows"] != expected:
                     raise SystemExit(f"{run_dir}: embedded {result['rows']} images, "
                                      f"expected {expected}")
+                seconds_name = "seconds" if args.stage == "embed" else "evaluate_seconds"
                 peaks.append(result["peak_rss_mb"])
-                print(f"run={repeat + 1} arenas={setting} n={n} embedded={expected} "
-                      f"peak_rss_mb={result['peak_rss_mb']:.0f} "
-                      f"seconds={result['seconds']:.1f} "
-                      f"images_per_s={expected / result['seconds']:.0f}", flush=True)
+                rate = (f" images_per_s={expected / result['seconds']:.0f}"
+                        if args.stage == "embed" else "")
+                rows = "embedded" if args.stage == "embed" else "train_embeddings"
+                print(f"run={repeat + 1} stage={args.stage} arenas={setting} n={n} "
+                      f"{rows}={expected} peak_rss_mb={result['peak_rss_mb']:.0f} "
+                      f"{seconds_name}={result['seconds']:.1f}{rate}", flush=True)
             growth[setting].append(peaks[-1] / peaks[0])
             print(f"run={repeat + 1} arenas={setting} {name}={growth[setting][-1]:.3f}",
                   flush=True)

@@ -39,9 +39,9 @@ def _weights(path):
         return {name: data[name] for name in data.files}
 
 
-def _run_workers(tmp_path, stem, command):
+def _run_workers(tmp_path, stem, command, expected_codes=(0, 0)):
     """Runs `command(i)` as workers 0 and 1 of one cluster on 127.0.0.1; both
-    must exit 0. Returns their logs."""
+    must exit with `expected_codes`. Returns their logs."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     logs = [open(tmp_path / f"{stem}{i}.log", "w") for i in range(2)]   # noqa: SIM115
     procs = [subprocess.Popen(
@@ -56,7 +56,7 @@ def _run_workers(tmp_path, stem, command):
         for log in logs:
             log.close()
     outputs = [(tmp_path / f"{stem}{i}.log").read_text() for i in range(2)]
-    assert codes == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    assert codes == list(expected_codes), "\n".join(o[-3000:] for o in outputs)
     return outputs
 
 
@@ -127,3 +127,18 @@ def test_the_cli_under_tf_config_trains_one_run_directory(tmp_path):
     for name in ("config.json", "classifier.keras", "encoder.keras", "history_siamese.csv"):
         assert (run_dir / name).exists(), name
     assert "unhealthy" not in outputs[0]
+
+
+def test_the_paper_recipe_refuses_an_unprepared_store_on_several_workers(tmp_path):
+    # Several workers must not each write the store: every one stops at once,
+    # with the command that prepares it, and none creates the folder.
+    root = _image_folder(tmp_path / "files")[0]
+    store_dir = tmp_path / "store"
+    outputs = _run_workers(tmp_path, "recipe", lambda i: [
+        sys.executable, os.path.join(ROOT, "recipes", "celeba_paper.py"), str(tmp_path / "run"),
+        "--root", root, "--store", str(store_dir)], expected_codes=(2, 2))
+    for output in outputs:
+        assert f"--store {store_dir} is not prepared" in output
+        assert "kerasolr prepare --out DIR --preset paper" in output
+    assert not store_dir.exists() and not (tmp_path / "store.partial").exists()
+    assert not (tmp_path / "run").exists()
