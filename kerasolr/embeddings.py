@@ -138,9 +138,59 @@ def embed_array(encoder, images, batch_size: int = 256) -> np.ndarray:
                            for i in range(0, len(images), batch_size)])
 
 
-def load_embeddings(path: str) -> dict[str, np.ndarray]:
-    """Loads an embeddings `.npz` into a dict of arrays."""
+def load_embeddings(path: str, on_disk=()) -> dict:
+    """Loads an embeddings `.npz` into a dict of arrays; the arrays named in
+    `on_disk` are left in the file, as `NpzArray` row readers."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"no embeddings file at {path}")
     with np.load(path) as data:
-        return {name: data[name] for name in data.files}
+        loaded = {name: data[name] for name in data.files if name not in on_disk}
+    loaded.update({name: NpzArray(path, name) for name in on_disk})
+    return loaded
+
+
+class NpzArray:
+    """One array of an uncompressed `.npz` (as `write_npz_streaming` writes
+    them), read in row ranges from the file: `len`, `shape`, `dtype` and
+    `array[start:stop]`. Nothing is memory-mapped, so reading every row once
+    leaves the process's memory as it was (a memory map's pages would count in
+    its resident set).
+    """
+
+    def __init__(self, path: str, name: str):
+        self.path, self.name = path, name
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(name + ".npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{path}: {name}.npy is compressed; rows can only be read from "
+                             f"an uncompressed .npz (np.savez, or kerasolr's own files)")
+        with open(path, "rb") as f:
+            # The member's data follows its local header (30 bytes, then its
+            # name and extra field, whose lengths the header gives).
+            f.seek(info.header_offset)
+            local = f.read(30)
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") \
+                + int.from_bytes(local[28:30], "little")
+            f.seek(start)
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            self.offset = f.tell()
+        if fortran:
+            raise ValueError(f"{path}: {name}.npy is in Fortran order")
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError(f"NpzArray reads row ranges (array[start:stop]), not {rows!r}")
+        start, stop, _ = rows.indices(len(self))
+        count = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.row_bytes)
+            data = np.fromfile(f, self.dtype, count * self.row_bytes // self.dtype.itemsize)
+        return data.reshape((count, *self.shape[1:]))

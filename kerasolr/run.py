@@ -426,64 +426,65 @@ def evaluate(run_dir: str) -> dict[str, float]:
     start = time.time()
     config = run.read_config()
     names = run.label_names()
-    train_emb = run.load_embeddings("train")
+    # The training embeddings stay on disk (the probe reads them a chunk at a
+    # time): evaluation's memory does not grow with the training split.
+    train_emb = run.load_embeddings("train", on_disk=("embeddings",))
     val_emb = run.load_embeddings("validation")
     test_emb = run.load_embeddings("test")
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     classifier = run.load_model("classifier")
-    # Each held-out split decoded once, its images kept on disk for every section after.
-    held = {split: pipeline.held_out(config.data, split, run.cache_dir)
-            for split in ("validation", "test")}
-    log("evaluate: linear probe, its epochs chosen on the validation split")
-    probe, probe_epochs = sections.fit_probe(
-        train_emb["embeddings"], train_emb["labels"], config.probe, config.seed,
-        (val_emb["embeddings"], val_emb["labels"]))
+    # Each held-out split decoded once, its images kept on disk for every section
+    # after, and removed when the evaluation ends.
+    with pipeline.held_out_splits(config.data, ("validation", "test"),
+                                  run.cache_dir) as held:
+        log("evaluate: linear probe, its epochs chosen on the validation split")
+        probe, probe_epochs = sections.fit_probe(
+            train_emb["embeddings"], train_emb["labels"], config.probe, config.seed,
+            (val_emb["embeddings"], val_emb["labels"]))
 
-    def split_41(split, emb):
-        return sections.section_41(
-            classifier, pipeline.example_batches(held[split], BATCH),
-            train_emb["embeddings"], train_emb["labels"], emb["embeddings"],
-            emb["clean_labels"], names, config, probe)
+        def split_41(split, emb):
+            return sections.section_41(
+                classifier, pipeline.example_batches(held[split], BATCH),
+                train_emb["embeddings"], train_emb["labels"], emb["embeddings"],
+                emb["clean_labels"], names, config, probe)
 
-    log("evaluate: classifier on clean and occluded validation and test images, probe")
-    val_results, val_predictions = split_41("validation", val_emb)
-    results = validation_keys(val_results)
-    test_results, predictions = split_41("test", test_emb)
-    results.update(test_results)
-    results["probe.epochs_chosen"] = float(probe_epochs)
-    probs = predictions["classifier"]
-    rf.save_disagreements(run, held["test"], names,
-                          sections.disagreements(truth, probs, predictions["probe"]))
-    log("evaluate: retrieval by each label's slot, the whole embedding and the classifier")
-    results.update(sections.retrieval_metrics(embeddings, truth, names, probs,
-                                              config.analysis.query_fraction, config.seed))
+        log("evaluate: classifier on clean and occluded validation and test images, probe")
+        val_results, val_predictions = split_41("validation", val_emb)
+        results = validation_keys(val_results)
+        test_results, predictions = split_41("test", test_emb)
+        results.update(test_results)
+        results["probe.epochs_chosen"] = float(probe_epochs)
+        probs = predictions["classifier"]
+        rf.save_disagreements(run, held["test"], names,
+                              sections.disagreements(truth, probs, predictions["probe"]))
+        log("evaluate: retrieval by each label's slot, the whole embedding and the classifier")
+        results.update(sections.retrieval_metrics(embeddings, truth, names, probs,
+                                                  config.analysis.query_fraction, config.seed))
 
-    log("evaluate: slot-norm correlations and per-label PCA of slot vectors")
-    truth_corr = pipeline.truth_correlation(config.data, names)
-    matrices = sections.correlation_matrices(embeddings, truth, truth_corr)
-    rf.save_correlations(run, matrices, names)
-    pca_results, projections = pca_metrics(embeddings, probs, names)
-    results.update(pca_results)
-    wanted = config.analysis.pca_strip_label
-    strip_label = (names.index(wanted) if wanted in names
-                   else editing.balanced_labels(truth, 1)[0])
-    rf.save_pca(run, held["test"], names, pca_results, projections, strip_label,
-                note="" if wanted in names else f" ({wanted} is not a label of this run)")
-    results["pca.strip_label_index"] = float(strip_label)
-    results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
+        log("evaluate: slot-norm correlations and per-label PCA of slot vectors")
+        truth_corr = pipeline.truth_correlation(config.data, names)
+        matrices = sections.correlation_matrices(embeddings, truth, truth_corr)
+        rf.save_correlations(run, matrices, names)
+        pca_results, projections = pca_metrics(embeddings, probs, names)
+        results.update(pca_results)
+        wanted = config.analysis.pca_strip_label
+        strip_label = (names.index(wanted) if wanted in names
+                       else editing.balanced_labels(truth, 1)[0])
+        rf.save_pca(run, held["test"], names, pca_results, projections, strip_label,
+                    note="" if wanted in names else f" ({wanted} is not a label of this run)")
+        results["pca.strip_label_index"] = float(strip_label)
+        results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
 
-    if judge is not None:
-        results.update(_reconstruction_and_edits(run, config, names, held["test"], test_emb,
-                                                 probs, judge, train_emb["labels"]))
-        results["judge.epochs_chosen"] = run.best_epoch("judge")
-        log("evaluate: reconstructions of the validation split")
-        results.update(validation_keys(_reconstruction(
-            run, config, names, held["validation"], val_emb, judge,
-            val_predictions["classifier"])))
-    else:
-        log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
-    for split in held:
-        pipeline.remove_held_out(run.cache_dir, split)
+        if judge is not None:
+            results.update(_reconstruction_and_edits(run, config, names, held["test"], test_emb,
+                                                     probs, judge, train_emb["labels"]))
+            results["judge.epochs_chosen"] = run.best_epoch("judge")
+            log("evaluate: reconstructions of the validation split")
+            results.update(validation_keys(_reconstruction(
+                run, config, names, held["validation"], val_emb, judge,
+                val_predictions["classifier"])))
+        else:
+            log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     run.record_timing("evaluate_seconds", time.time() - start)
     timing = run.read_timing()
     for key, value in timing.items():
@@ -589,25 +590,30 @@ def evaluate_on(run_dir: str, data, split: str = "test", out_dir: str | None = N
             + f"; select the run's labels with --set data.attributes={json.dumps(list(names))}")
     out = RunDir(out_dir or run.evaluation_dir(data.dataset, split))
     write_json_atomically(out.file(DATA_FILE), dataclasses.asdict(data))
-    train_emb = run.load_embeddings("train")
+    # The training embeddings stay on disk (the probe reads them a chunk at a
+    # time): evaluation's memory does not grow with the training split.
+    train_emb = run.load_embeddings("train", on_disk=("embeddings",))
     classifier = run.load_model("classifier")
     encoder = run.load_model("encoder")
     path = out.embeddings_path(split)
-    log(f"evaluate: embedding the {split} split of {data.dataset} ({data.root}) -> {path}")
-    extract_embeddings(encoder, pipeline.example_batches(pipeline.load_split(data, split), BATCH),
-                       path, progress=Progress(f"evaluate: embedding {split}",
-                                               pipeline.split_size(data, split)))
-    evaluated = out.load_embeddings(split)
     validation = None
     if run.has_embeddings("validation"):       # runs from before the validation split lack it
         val_emb = run.load_embeddings("validation")
         validation = (val_emb["embeddings"], val_emb["labels"])
-    probe, epochs = sections.fit_probe(train_emb["embeddings"], train_emb["labels"],
-                                       config.probe, config.seed, validation)
-    results, _ = sections.section_41(
-        classifier, pipeline.example_batches(pipeline.load_split(data, split), BATCH),
-        train_emb["embeddings"], train_emb["labels"], evaluated["embeddings"],
-        evaluated["clean_labels"], names, config, probe)
+    # The split decoded once: its first pass (the embedding) fills a disk cache
+    # that section 4.1's clean and occluded passes read.
+    with pipeline.held_out_splits(data, (split,), out.cache_dir) as held:
+        log(f"evaluate: embedding the {split} split of {data.dataset} ({data.root}) -> {path}")
+        extract_embeddings(encoder, pipeline.example_batches(held[split], BATCH), path,
+                           progress=Progress(f"evaluate: embedding {split}",
+                                             pipeline.split_size(data, split)))
+        evaluated = out.load_embeddings(split)
+        probe, epochs = sections.fit_probe(train_emb["embeddings"], train_emb["labels"],
+                                           config.probe, config.seed, validation)
+        results, _ = sections.section_41(
+            classifier, pipeline.example_batches(held[split], BATCH),
+            train_emb["embeddings"], train_emb["labels"], evaluated["embeddings"],
+            evaluated["clean_labels"], names, config, probe)
     results["probe.epochs_chosen"] = float(epochs)
     write_json_atomically(out.file(RESULTS_FILE), results)
     out.write_text(SUMMARY_FILE, format_section_41(config, names, results,

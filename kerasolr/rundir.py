@@ -267,15 +267,16 @@ class RunDir:
     def has_embeddings(self, split: str) -> bool:
         return os.path.exists(self.embeddings_path(split))
 
-    def load_embeddings(self, split: str) -> dict:
-        """`{"embeddings", "labels", "clean_labels", "ids"}` of a split."""
+    def load_embeddings(self, split: str, on_disk=()) -> dict:
+        """`{"embeddings", "labels", "clean_labels", "ids"}` of a split (those
+        named in `on_disk` as `kerasolr.embeddings.NpzArray` row readers)."""
         from kerasolr.embeddings import load_embeddings
 
         path = self.embeddings_path(split)
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} not found: run `kerasolr embed {self.path}` first "
                                     f"(it embeds the splits that are missing)")
-        return load_embeddings(path)
+        return load_embeddings(path, on_disk)
 
     @property
     def gaussians_path(self) -> str:

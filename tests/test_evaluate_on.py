@@ -56,12 +56,21 @@ def test_the_run_own_split_through_data_gives_the_run_own_results(trained, capsy
     assert "evaluated on folder test split" in open(os.path.join(out, "summary.txt")).read()
 
 
-def test_another_dataset_with_the_same_labels(trained):
+def test_another_dataset_with_the_same_labels(trained, monkeypatch):
+    from kerasolr.data import pipeline
+
     tmp, run_dir, _ = trained
     other = _folder(tmp / "other", 40, seed=1)
+    loads, real = [], pipeline.load_split
+    monkeypatch.setattr(pipeline, "load_split", lambda data, split, *args, **kwargs: (
+        loads.append((data.root, split)) or real(data, split, *args, **kwargs)))
     assert main(["evaluate", run_dir, "--data", f"folder:{other}", "--split", "train",
                  "--set", "data.train_fraction=0.5"]) == 0
+    # The split is read once (the embedding); section 4.1's clean and occluded
+    # passes read its disk cache, removed at the end.
+    assert loads == [(other, "train")]
     out = os.path.join(run_dir, "evaluations", "folder-train")
+    assert not any(name.startswith("held_out_") for name in os.listdir(os.path.join(out, "cache")))
     with open(os.path.join(out, "results.json")) as f:
         results = json.load(f)
     emb = np.load(os.path.join(out, "embeddings", "train.npz"))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
+from kerasolr.evaluation import probe as probe_module
 from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
 
@@ -43,6 +44,51 @@ def test_perfect_embeddings_give_probe_accuracy_near_one_and_zeros_chance():
     r = multilabel_accuracy(test, probe_predictions(probe, np.zeros((400, 4, 2))) > 0.5, NAMES,
                             "p")
     assert r["p.balanced_accuracy"] == pytest.approx(0.5)
+
+
+def test_probe_batches_shuffle_every_row_once_an_epoch_from_memory_or_disk(tmp_path,
+                                                                          monkeypatch):
+    from kerasolr.embeddings import NpzArray, write_npz_streaming
+
+    # Small chunks and buffer, so that a 50-row split is read in 7 chunks.
+    monkeypatch.setattr(probe_module, "CHUNK_BYTES", 8 * 4 * 3)       # 8 rows of (3,) floats
+    monkeypatch.setattr(probe_module, "SHUFFLE_BYTES", 20 * 4 * 3)    # 20 rows
+    features = np.repeat(np.arange(50, dtype=np.float32)[:, None], 3, axis=1)   # row i = i
+    labels = (np.arange(50)[:, None] % np.array([2, 3]) == 0).astype(np.float32)
+    write_npz_streaming(str(tmp_path / "e.npz"), [{"embeddings": features}])
+    on_disk = NpzArray(str(tmp_path / "e.npz"), "embeddings")
+    epochs = []
+    for source in (features, on_disk):
+        batches, dim = probe_module.training_batches(source, labels, 16, seed=4)
+        assert dim == 3
+        orders = []
+        for _ in range(2):
+            rows = [(x.numpy(), y.numpy()) for x, y in batches]
+            assert [len(x) for x, _ in rows] == [16, 16, 16, 2]
+            x = np.concatenate([x for x, _ in rows])
+            y = np.concatenate([y for _, y in rows])
+            order = x[:, 0].astype(int)
+            assert sorted(order) == list(range(50))                 # every row, once
+            np.testing.assert_array_equal(y, labels[order])         # with its own labels
+            orders.append(order)
+        assert not np.array_equal(orders[0], orders[1])             # reshuffled each epoch
+        assert not np.array_equal(orders[0], np.arange(50))
+        epochs.append(orders)
+    np.testing.assert_array_equal(epochs[0], epochs[1])     # the file gives the same batches
+
+
+def test_a_probe_trained_from_the_file_equals_one_trained_in_memory(tmp_path):
+    from kerasolr.embeddings import load_embeddings, write_npz_streaming
+
+    train = _labels(300, 4)
+    features = np.stack([train, np.random.default_rng(5).random(train.shape)], -1)
+    write_npz_streaming(str(tmp_path / "e.npz"), [{"embeddings": features.astype(np.float32)}])
+    on_disk = load_embeddings(str(tmp_path / "e.npz"), on_disk=("embeddings",))["embeddings"]
+    assert on_disk.shape == (300, 4, 2)
+    kept = train_probe(features.astype(np.float32), train, epochs=3, batch_size=32, seed=2)
+    read = train_probe(on_disk, train, epochs=3, batch_size=32, seed=2)
+    for a, b in zip(kept.get_weights(), read.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_slot_norms_of_perfect_and_reversed_embeddings():

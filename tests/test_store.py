@@ -178,3 +178,10 @@ def test_a_held_out_split_is_decoded_once_for_every_section_that_reads_it(folder
     np.testing.assert_array_equal(_all(pipeline.held_out(folder, "test", cache))["image"],
                                   first["image"])
     assert len(decoded) == 8
+    # Inside `held_out_splits` the caches go when the block ends, also in an error.
+    with pytest.raises(RuntimeError, match="a section failed"):
+        with pipeline.held_out_splits(folder, ("validation", "test"), cache) as held:
+            assert len(_all(held["test"])["image"]) == 8
+            assert any(name.startswith("held_out_test.") for name in os.listdir(cache))
+            raise RuntimeError("a section failed")
+    assert not any(name.startswith("held_out_") for name in os.listdir(cache))

@@ -8,6 +8,7 @@ what each model trains on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
@@ -356,6 +357,18 @@ def held_out(data: DataConfig, split: str, cache_dir: str) -> tf.data.Dataset:
         return load_split(data, split)
     remove_held_out(cache_dir, split)
     return load_split(data, split, cache=disk_cache(cache_dir, HELD_OUT_CACHE + split))
+
+
+@contextlib.contextmanager
+def held_out_splits(data: DataConfig, splits, cache_dir: str):
+    """`{split: held_out(...)}` for a `with` block; the caches are removed when
+    it ends, also when it ends in an error (a later `held_out` would remove
+    them anyway, but a crashed evaluation should not leave gigabytes behind)."""
+    try:
+        yield {split: held_out(data, split, cache_dir) for split in splits}
+    finally:
+        for split in splits:
+            remove_held_out(cache_dir, split)
 
 
 def remove_held_out(cache_dir: str, split: str) -> None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from kerasolr.embeddings import NpzArray
+
+CHUNK_BYTES = 4 << 20       # rows read at a time
+SHUFFLE_BYTES = 64 << 20    # rows shuffled together: a uniform shuffle up to 64 MB of features
 
 
 def build_probe(input_dim: int, num_labels: int) -> keras.Model:
@@ -46,7 +52,9 @@ def fit_probe(features, labels, epochs: int = 30, batch_size: int = 256,
 
     Args:
         features, labels, epochs, batch_size, learning_rate, seed, verbose:
-            As `train_probe` (`epochs` is the most it trains).
+            As `train_probe` (`epochs` is the most it trains); `features` may
+            also be an on-disk `kerasolr.embeddings.NpzArray`, read a chunk
+            at a time (`training_batches`).
         validation: `(features, labels)` of the validation split, or `None`
             (train all `epochs`).
         patience: Epochs without improvement before stopping.
@@ -54,10 +62,12 @@ def fit_probe(features, labels, epochs: int = 30, batch_size: int = 256,
     Returns:
         `(probe, epochs)`: the probe and the epoch its weights come from.
     """
-    features = np.asarray(features, np.float32).reshape(len(features), -1)
+    if not isinstance(features, NpzArray):
+        features = np.asarray(features)
     labels = np.asarray(labels, np.float32)
     keras.utils.set_random_seed(seed)
-    probe = build_probe(features.shape[1], labels.shape[1])
+    batches, dim = training_batches(features, labels, batch_size, seed)
+    probe = build_probe(dim, labels.shape[1])
     probe.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
     callbacks, validation_data = [], None
     if validation is not None:
@@ -67,11 +77,48 @@ def fit_probe(features, labels, epochs: int = 30, batch_size: int = 256,
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                              restore_best_weights=True)
         callbacks.append(stop)
-    history = probe.fit(features, labels, epochs=epochs, batch_size=batch_size, shuffle=True,
-                        validation_data=validation_data, callbacks=callbacks, verbose=verbose)
+    history = probe.fit(batches, epochs=epochs, validation_data=validation_data,
+                        callbacks=callbacks, verbose=verbose)
     if validation is None:
         return probe, epochs
     return probe, int(np.argmin(history.history["val_loss"])) + 1
+
+
+def training_batches(features, labels, batch_size: int, seed: int
+                     ) -> tuple[tf.data.Dataset, int]:
+    """Shuffled `(features, labels)` batches of every epoch, and the feature
+    width: features are read `CHUNK_BYTES` of rows at a time, the chunks in a
+    new seeded order each epoch and their rows shuffled `SHUFFLE_BYTES` at a
+    time (a uniform shuffle of the whole split below that size).
+
+    `features` is an `(n, ...)` array or an on-disk `kerasolr.embeddings.NpzArray`
+    (the same rows give the same batches): a split's embeddings need not be in
+    memory to train the probe (200,000 of the demo's are 200 MB).
+    """
+    n = len(features)
+    dim = int(np.prod(features.shape[1:], dtype=np.int64))
+    row_bytes = 4 * dim
+    chunk = max(1, CHUNK_BYTES // row_bytes)
+    buffer = max(chunk, SHUFFLE_BYTES // row_bytes)
+    chunks = -(-n // chunk)
+
+    def read(index):
+        start = int(index) * chunk
+        rows = np.asarray(features[start:start + chunk], np.float32).reshape(-1, dim)
+        return rows, labels[start:start + chunk]
+
+    def read_chunk(index):
+        x, y = tf.numpy_function(read, [index], (tf.float32, tf.float32), stateful=False)
+        return tf.ensure_shape(x, (None, dim)), tf.ensure_shape(y, (None, labels.shape[1]))
+
+    batches = (tf.data.Dataset.range(chunks)
+               .shuffle(chunks, seed=seed)
+               .map(read_chunk)
+               .unbatch()
+               .shuffle(min(buffer, n), seed=seed + 1)
+               .batch(batch_size)
+               .prefetch(2))
+    return batches, dim
 
 
 def probe_predictions(probe: keras.Model, features) -> np.ndarray:
