@@ -87,9 +87,11 @@ def fit_probe(features, labels, epochs: int = 30, batch_size: int = 256,
 def training_batches(features, labels, batch_size: int, seed: int
                      ) -> tuple[tf.data.Dataset, int]:
     """Shuffled `(features, labels)` batches of every epoch, and the feature
-    width: features are read `CHUNK_BYTES` of rows at a time, the chunks in a
-    new seeded order each epoch and their rows shuffled `SHUFFLE_BYTES` at a
-    time (a uniform shuffle of the whole split below that size).
+    width. Rows are read `CHUNK_BYTES` at a time, the chunks in a new seeded
+    order each epoch; `SHUFFLE_BYTES` of them at a time (with the rows left
+    over from the last batch before) are shuffled together and cut into
+    batches, so every row comes once an epoch, the whole split is shuffled
+    uniformly up to that size, and only the last batch is partial.
 
     `features` is an `(n, ...)` array or an on-disk `kerasolr.embeddings.NpzArray`
     (the same rows give the same batches): a split's embeddings need not be in
@@ -99,25 +101,36 @@ def training_batches(features, labels, batch_size: int, seed: int
     dim = int(np.prod(features.shape[1:], dtype=np.int64))
     row_bytes = 4 * dim
     chunk = max(1, CHUNK_BYTES // row_bytes)
-    buffer = max(chunk, SHUFFLE_BYTES // row_bytes)
+    group = max(1, SHUFFLE_BYTES // (chunk * row_bytes))     # chunks shuffled together
     chunks = -(-n // chunk)
+    epochs_started = [0]
 
     def read(index):
         start = int(index) * chunk
         rows = np.asarray(features[start:start + chunk], np.float32).reshape(-1, dim)
         return rows, labels[start:start + chunk]
 
-    def read_chunk(index):
-        x, y = tf.numpy_function(read, [index], (tf.float32, tf.float32), stateful=False)
-        return tf.ensure_shape(x, (None, dim)), tf.ensure_shape(y, (None, labels.shape[1]))
+    def epoch():
+        rng = np.random.default_rng((seed, epochs_started[0]))
+        epochs_started[0] += 1
+        order = rng.permutation(chunks)
+        x = np.zeros((0, dim), np.float32)
+        y = np.zeros((0, labels.shape[1]), np.float32)
+        for first in range(0, chunks, group):
+            read_rows = [read(index) for index in order[first:first + group]]
+            x = np.concatenate([x] + [r[0] for r in read_rows])
+            y = np.concatenate([y] + [r[1] for r in read_rows])
+            shuffle = rng.permutation(len(x))
+            x, y = x[shuffle], y[shuffle]
+            last = first + group >= chunks
+            whole = len(x) if last else len(x) // batch_size * batch_size
+            for begin in range(0, whole, batch_size):
+                yield x[begin:begin + batch_size], y[begin:begin + batch_size]
+            x, y = x[whole:], y[whole:]
 
-    batches = (tf.data.Dataset.range(chunks)
-               .shuffle(chunks, seed=seed)
-               .map(read_chunk)
-               .unbatch()
-               .shuffle(min(buffer, n), seed=seed + 1)
-               .batch(batch_size)
-               .prefetch(2))
+    signature = (tf.TensorSpec((None, dim), tf.float32),
+                 tf.TensorSpec((None, labels.shape[1]), tf.float32))
+    batches = tf.data.Dataset.from_generator(epoch, output_signature=signature).prefetch(1)
     return batches, dim
 
 
