@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from kerasolr.embeddings import NpzArray
 
-CHUNK_BYTES = 4 << 20       # rows read at a time
-SHUFFLE_BYTES = 64 << 20    # rows shuffled together: a uniform shuffle up to 64 MB of features
+CHUNK_BYTES = 4 << 20      # rows read at a time
+SHUFFLE_BYTES = 32 << 20   # rows shuffled together: a uniform shuffle up to 32 MB of features
 
 
 def build_probe(input_dim: int, num_labels: int) -> keras.Model:
