@@ -124,13 +124,16 @@ def training_batches(features, labels, batch_size: int, seed: int
             x, y = x[shuffle], y[shuffle]
             last = first + group >= chunks
             whole = len(x) if last else len(x) // batch_size * batch_size
-            for begin in range(0, whole, batch_size):
-                yield x[begin:begin + batch_size], y[begin:begin + batch_size]
+            yield x[:whole], y[:whole]           # cut into batches in the graph
             x, y = x[whole:], y[whole:]
 
     signature = (tf.TensorSpec((None, dim), tf.float32),
                  tf.TensorSpec((None, labels.shape[1]), tf.float32))
-    batches = tf.data.Dataset.from_generator(epoch, output_signature=signature).prefetch(1)
+    batches = (tf.data.Dataset.from_generator(epoch, output_signature=signature)
+               .flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size))
+               # Only the last batch is partial: Keras is told the steps of an epoch.
+               .apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+               .prefetch(2))
     return batches, dim
 
 
