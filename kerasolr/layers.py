@@ -144,3 +144,63 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 variance=tf.cast(self.moving_variance, tf.float32), epsilon=self.epsilon,
                 data_format="NHWC", is_training=False)[0]
         return ops.cast(y, self.compute_dtype)
+
+
+def _forward_gradient_conv(padding: str):
+    """`conv(x, kernel)`, a stride-1 2-D convolution whose input gradient is a
+    forward convolution of the flipped, transposed kernel (see
+    `ForwardGradientConv2D`); the kernel's gradient is TensorFlow's own."""
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        def gradient(dy):
+            flipped = tf.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))
+            if padding == "VALID":
+                edge = int(kernel.shape[0]) - 1
+                dx = tf.nn.conv2d(tf.pad(dy, [[0, 0], [edge, edge], [edge, edge], [0, 0]]),
+                                  flipped, 1, "VALID")
+            else:
+                dx = tf.nn.conv2d(dy, flipped, 1, "SAME")
+            dkernel = tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=tf.shape(kernel), out_backprop=dy,
+                strides=[1, 1, 1, 1], padding=padding)
+            return dx, dkernel
+
+        return tf.nn.conv2d(x, kernel, 1, padding), gradient
+
+    return conv
+
+
+_CONVOLUTIONS = {padding: _forward_gradient_conv(padding) for padding in ("SAME", "VALID")}
+
+
+@keras.saving.register_keras_serializable(package="kerasolr")
+class ForwardGradientConv2D(keras.layers.Conv2D):
+    """Keras's `Conv2D`, its input gradient computed as a forward convolution.
+
+    The gradient of a stride-1 convolution with respect to its input is the
+    convolution of the output gradient with the kernel flipped in space and
+    its channel axes swapped (over the output gradient padded by `k - 1` for
+    `valid`). TensorFlow computes it with `Conv2DBackpropInput`, which on
+    CPUs runs 1.4-3.5x slower than a forward convolution of the same size
+    (BENCHMARKS.md, "Convolutions' input gradient"); this layer computes it
+    with the forward one. Same weights, arguments, saved config and results up
+    to float32 rounding; the kernel's gradient is TensorFlow's own.
+
+    Used for square odd kernels, stride 1, no dilation, one group,
+    channels-last; any other convolution runs Keras's own.
+
+    Args: those of `keras.layers.Conv2D`.
+    """
+
+    def _forward_gradient(self) -> bool:
+        size = self.kernel_size
+        return (size[0] == size[1] and size[0] % 2 == 1 and tuple(self.strides) == (1, 1)
+                and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
+                and self.data_format == "channels_last" and self.padding in ("same", "valid"))
+
+    def convolution_op(self, inputs, kernel):
+        if not self._forward_gradient():
+            return super().convolution_op(inputs, kernel)
+        return _CONVOLUTIONS[self.padding.upper()](tf.convert_to_tensor(inputs),
+                                                   tf.convert_to_tensor(kernel))

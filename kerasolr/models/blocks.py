@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from kerasolr.layers import FusedBatchNormalization
+from kerasolr.layers import ForwardGradientConv2D, FusedBatchNormalization
 
 BN_MOMENTUM = 0.9
 
@@ -14,6 +14,13 @@ def norm_layer(name: str) -> keras.layers.Layer:
     replicas, moving statistics with momentum `BN_MOMENTUM`, computed by the
     fused kernel on one replica (`FusedBatchNormalization`)."""
     return FusedBatchNormalization(momentum=BN_MOMENTUM, synchronized=True, name=name)
+
+
+def conv_layer(filters: int, kernel_size: int, **kwargs) -> keras.layers.Layer:
+    """The convolution of every kerasolr network: Keras's `Conv2D` (same
+    arguments) with its input gradient computed as a forward convolution
+    (`ForwardGradientConv2D`, faster on CPUs)."""
+    return ForwardGradientConv2D(filters, kernel_size, **kwargs)
 
 
 def conv_trunk(x, filters, name: str):
@@ -35,7 +42,7 @@ def conv_trunk(x, filters, name: str):
         `(batch, height / 2**len(filters), width / 2**len(filters), filters[-1])`.
     """
     for i, f in enumerate(filters):
-        x = keras.layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+        x = conv_layer(f, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
         x = norm_layer(f"{name}_bn{i}")(x)
         x = keras.layers.ReLU(name=f"{name}_relu{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"{name}_pool{i}")(x)

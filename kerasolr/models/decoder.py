@@ -25,7 +25,7 @@ import tensorflow as tf
 from kerasolr.geometry import decoder_geometry
 from kerasolr.layers import Rescale
 from kerasolr.losses import reconstruction_loss, ssim_per_channel
-from kerasolr.models.blocks import conv_trunk, norm_layer
+from kerasolr.models.blocks import conv_layer, conv_trunk, norm_layer
 from kerasolr.models.discriminator import feature_matching_loss
 from kerasolr.models.trainer import Trainer
 
@@ -90,9 +90,9 @@ def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
                                          name=f"dec_tconv{i}")(x)
         x = relu(x, f"dec_tconv{i}")
         padding = "valid" if i + 1 == valid_stage else "same"
-        x = relu(keras.layers.Conv2D(c, 3, padding=padding, name=f"dec_conv{i}")(x),
+        x = relu(conv_layer(c, 3, padding=padding, name=f"dec_conv{i}")(x),
                  f"dec_conv{i}")
-    raw = keras.layers.Conv2D(3, 3, padding="same", activation=output_activation,
+    raw = conv_layer(3, 3, padding="same", activation=output_activation,
                               name="conv_out", dtype="float32")(x)
     image = Rescale(name="rescale", dtype="float32")(raw)
     return keras.Model(inputs, {"raw": raw, "image": image}, name=name)

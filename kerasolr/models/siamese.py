@@ -9,7 +9,7 @@ from kerasolr import occlusion
 from kerasolr.data.images import unit_images
 from kerasolr.layers import LabelGroupPooling
 from kerasolr.losses import pair_mse
-from kerasolr.models.blocks import conv_trunk
+from kerasolr.models.blocks import conv_layer, conv_trunk
 from kerasolr.models.trainer import Trainer
 
 LABEL_LAYER_INIT_SCALE = 0.01
@@ -62,7 +62,7 @@ def build_encoder(num_labels: int, k: int, image_size: int, filters=(32, 64, 96,
     # A small initial scale keeps the first dot products near the targets (~0.1):
     # at the usual unit scale |u| starts near 10 and the first optimizer steps
     # collapse every slot to a constant (measured; see BENCHMARKS.md).
-    x = keras.layers.Conv2D(
+    x = conv_layer(
         num_labels * k, 3, padding="same", name="label_groups",
         kernel_initializer=keras.initializers.VarianceScaling(
             LABEL_LAYER_INIT_SCALE, "fan_in", "truncated_normal"))(x)
