@@ -193,14 +193,15 @@ class ForwardGradientConv2D(keras.layers.Conv2D):
     Args: those of `keras.layers.Conv2D`.
     """
 
-    def _forward_gradient(self) -> bool:
+    def uses_forward_gradient(self) -> bool:
+        """Whether this convolution computes its input gradient as a forward one."""
         size = self.kernel_size
         return (size[0] == size[1] and size[0] % 2 == 1 and tuple(self.strides) == (1, 1)
                 and tuple(self.dilation_rate) == (1, 1) and self.groups == 1
                 and self.data_format == "channels_last" and self.padding in ("same", "valid"))
 
     def convolution_op(self, inputs, kernel):
-        if not self._forward_gradient():
+        if not self.uses_forward_gradient():
             return super().convolution_op(inputs, kernel)
         return _CONVOLUTIONS[self.padding.upper()](tf.convert_to_tensor(inputs),
                                                    tf.convert_to_tensor(kernel))

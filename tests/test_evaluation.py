@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
 from kerasolr.evaluation import probe as probe_module
+from kerasolr.evaluation.accuracy import majority_predictions, multilabel_accuracy
 from kerasolr.evaluation.probe import probe_predictions, train_probe
 from kerasolr.evaluation.slots import matrix_agreement, norm_correlation_matrix, slot_norm_metrics
 

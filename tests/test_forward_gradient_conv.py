@@ -36,7 +36,7 @@ def outputs_and_gradients(layer, x):
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
 def test_outputs_and_every_gradient_match_keras_conv2d(padding, kernel_size):
     keras_conv, conv = pair(kernel_size=kernel_size, padding=padding)
-    assert conv._forward_gradient()
+    assert conv.uses_forward_gradient()
     x = images()
     expected, found = outputs_and_gradients(keras_conv, x), outputs_and_gradients(conv, x)
     np.testing.assert_array_equal(found[0], expected[0])              # the same forward op
@@ -62,7 +62,7 @@ def test_the_input_gradient_is_a_known_answer():
 def test_other_convolutions_take_keras_own_path(kwargs):
     kwargs = {"kernel_size": 3, "padding": "same", **kwargs}
     keras_conv, conv = pair(**kwargs)
-    assert not conv._forward_gradient()
+    assert not conv.uses_forward_gradient()
     x = images(2)
     for a, b in zip(outputs_and_gradients(keras_conv, x), outputs_and_gradients(conv, x),
                     strict=True):
