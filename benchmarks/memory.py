@@ -241,7 +241,7 @@ def measure(run_dir: str, arenas: str | None = None, stage: str = "embed") -> di
         `{"rows", "peak_rss_mb", "seconds"}` of that process (`rows`: the
         training embeddings written, or read by the evaluation).
     """
-    from kerasolr.rundir import RunDir
+    from kerasolr.rundir import RESULTS_FILE, RunDir
 
     run = RunDir(run_dir)
     embeddings = run.embeddings_path("train")
@@ -255,7 +255,7 @@ def measure(run_dir: str, arenas: str | None = None, stage: str = "embed") -> di
         if not all(os.path.exists(run.embeddings_path(s)) for s in ("train", "validation", "test")):
             run_child([sys.executable, "-m", "kerasolr", "embed", run_dir],
                       os.path.join(run_dir, "embed_all.log"))
-        output = run.file("results.json")
+        output = run.file(RESULTS_FILE)
         if os.path.exists(output):
             os.remove(output)
         command = [sys.executable, "-m", "kerasolr", "evaluate", run_dir]
@@ -310,14 +310,16 @@ def main():
                 if result["rows"] != expected:
                     raise SystemExit(f"{run_dir}: embedded {result['rows']} images, "
                                      f"expected {expected}")
-                seconds_name = "seconds" if args.stage == "embed" else "evaluate_seconds"
                 peaks.append(result["peak_rss_mb"])
-                rate = (f" images_per_s={expected / result['seconds']:.0f}"
-                        if args.stage == "embed" else "")
-                rows = "embedded" if args.stage == "embed" else "train_embeddings"
-                print(f"run={repeat + 1} stage={args.stage} arenas={setting} n={n} "
-                      f"{rows}={expected} peak_rss_mb={result['peak_rss_mb']:.0f} "
-                      f"{seconds_name}={result['seconds']:.1f}{rate}", flush=True)
+                seconds, peak = result["seconds"], result["peak_rss_mb"]
+                if args.stage == "embed":
+                    figures = (f"embedded={expected} peak_rss_mb={peak:.0f} "
+                               f"seconds={seconds:.1f} images_per_s={expected / seconds:.0f}")
+                else:
+                    figures = (f"train_embeddings={expected} peak_rss_mb={peak:.0f} "
+                               f"evaluate_seconds={seconds:.1f}")
+                print(f"run={repeat + 1} stage={args.stage} arenas={setting} n={n} {figures}",
+                      flush=True)
             growth[setting].append(peaks[-1] / peaks[0])
             print(f"run={repeat + 1} arenas={setting} {name}={growth[setting][-1]:.3f}",
                   flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -103,7 +105,7 @@ def training_batches(features, labels, batch_size: int, seed: int
     chunk = max(1, CHUNK_BYTES // row_bytes)
     group = max(1, SHUFFLE_BYTES // (chunk * row_bytes))     # chunks shuffled together
     chunks = -(-n // chunk)
-    epochs_started = [0]
+    epochs = itertools.count()       # each pass over the dataset is an epoch
 
     def read(index):
         start = int(index) * chunk
@@ -111,8 +113,7 @@ def training_batches(features, labels, batch_size: int, seed: int
         return rows, labels[start:start + chunk]
 
     def epoch():
-        rng = np.random.default_rng((seed, epochs_started[0]))
-        epochs_started[0] += 1
+        rng = np.random.default_rng((seed, next(epochs)))
         order = rng.permutation(chunks)
         x = np.zeros((0, dim), np.float32)
         y = np.zeros((0, labels.shape[1]), np.float32)

@@ -92,8 +92,8 @@ def build_decoder(input_shape, image_size: int, dense_channels: int = 512,
         padding = "valid" if i + 1 == valid_stage else "same"
         x = relu(conv_layer(c, 3, padding=padding, name=f"dec_conv{i}")(x),
                  f"dec_conv{i}")
-    raw = conv_layer(3, 3, padding="same", activation=output_activation,
-                              name="conv_out", dtype="float32")(x)
+    raw = conv_layer(3, 3, padding="same", activation=output_activation, name="conv_out",
+                     dtype="float32")(x)
     image = Rescale(name="rescale", dtype="float32")(raw)
     return keras.Model(inputs, {"raw": raw, "image": image}, name=name)
 
