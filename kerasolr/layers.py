@@ -182,7 +182,7 @@ class ForwardGradientConv2D(keras.layers.Conv2D):
     convolution of the output gradient with the kernel flipped in space and
     its channel axes swapped (over the output gradient padded by `k - 1` for
     `valid`). TensorFlow computes it with `Conv2DBackpropInput`, which on
-    CPUs runs 1.4-3.5x slower than a forward convolution of the same size
+    CPUs ran 2.0-3.5x slower than the same gradient as a forward convolution
     (BENCHMARKS.md, "Convolutions' input gradient"); this layer computes it
     with the forward one. Same weights, arguments, saved config and results up
     to float32 rounding; the kernel's gradient is TensorFlow's own.
