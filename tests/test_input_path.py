@@ -2,6 +2,7 @@
 size, shuffles of uint8, and no autotuning thread to wait for between epochs."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -116,3 +117,18 @@ def test_image_files_without_a_cache_are_shuffled_before_decoding(tmp_path):
     assert buffer == pipeline.shuffle_buffer(data)
     with pytest.raises(ValueError, match="shuffle_seed"):
         pipeline.load_split(data, "train", cache=True, shuffle_seed=0)
+
+
+def test_path_array_is_the_same_bytes_from_any_iterable_across_its_chunks():
+    # 4,096 paths per chunk: 9,000 paths of growing length cross two chunk
+    # boundaries, and the array's width is that of the longest path.
+    names = [f"/data/{'d' * (i // 1000)}/{i:06d}.jpg" for i in range(9000)]
+    expected = [os.fsencode(name) for name in names]
+    for given in (names, iter(names), (name for name in names), np.asarray(names)):
+        array = images.path_array(given)
+        assert array.dtype == np.dtype(f"S{len(expected[-1])}")
+        assert array.tolist() == expected
+    encoded = np.asarray(expected)
+    assert images.path_array(encoded) is encoded            # already bytes: no copy
+    assert images.path_array([]).shape == (0,)
+    assert images.path_array(["/data/é.jpg"]).tolist() == [os.fsencode("/data/é.jpg")]

@@ -99,7 +99,7 @@ def file_split(data: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray, np
                              f"is empty (split_mode={data.split_mode!r})")
         base = os.path.join(data.root, celeba.IMAGE_DIR) if data.dataset == "celeba" \
             else data.root
-        paths = images.path_array([os.path.join(base, table.filenames[i]) for i in indices])
+        paths = images.path_array(os.path.join(base, table.filenames[i]) for i in indices)
         good = images.check_or_skip(images.scan_images(paths, min_size=data.image_size),
                                     data.skip_bad, log=log)
         _SPLITS[key] = (paths[good], table.labels[indices[good]], indices[good])
