@@ -3,6 +3,7 @@ size, shuffles of uint8, and no autotuning thread to wait for between epochs."""
 
 import io
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -132,3 +133,5 @@ def test_path_array_is_the_same_bytes_from_any_iterable_across_its_chunks():
     assert images.path_array(encoded) is encoded            # already bytes: no copy
     assert images.path_array([]).shape == (0,)
     assert images.path_array(["/data/é.jpg"]).tolist() == [os.fsencode("/data/é.jpg")]
+    assert images.path_array(expected[:3]).tolist() == expected[:3]    # bytes stay bytes
+    assert images.path_array([pathlib.Path(names[1000])]).tolist() == [expected[1000]]

@@ -15,6 +15,7 @@ partly cut, which is why the paper drops Wearing_Necklace and Wearing_Necktie.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 
 import numpy as np
@@ -134,15 +135,11 @@ def path_array(paths) -> np.ndarray:
     strings alone is a 4-byte-per-character array, ~40 MB)."""
     if isinstance(paths, np.ndarray) and paths.dtype.kind == "S":
         return paths
-    chunks, chunk = [], []
-    for path in paths:
-        chunk.append(os.fsencode(str(path)))
-        if len(chunk) == 4096:
-            chunks.append(np.array(chunk, dtype=bytes))
-            chunk = []
-    if chunk or not chunks:
+    rest, chunks = iter(paths), []
+    # os.fsencode takes str, bytes and os.PathLike alike (bytes stay as they are).
+    while chunk := [os.fsencode(path) for path in itertools.islice(rest, 4096)]:
         chunks.append(np.array(chunk, dtype=bytes))
-    return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    return np.concatenate(chunks) if chunks else np.array([], dtype=bytes)
 
 
 def scan_images(paths, min_size: int, batch_size: int = 64) -> ScanReport:
