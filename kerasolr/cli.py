@@ -123,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="factor for added samples and emphasised slots (default 1.0)")
     p.add_argument("--structured", action="store_true",
                    help="follow the labels' structure: also remove the labels an added one "
-                        "excludes and add those it implies (from the training labels)")
+                        "excludes and add those it implies (from the training labels), and "
+                        "move the other slots by the edited labels' mean effect on them (times "
+                        "the run's edit.context_scale)")
     p.add_argument("--intensity", type=float, default=1.0,
                    help="how far --add / --remove move a slot towards its target: 1 the "
                         "paper's edit, 2 as far again (default 1.0)")

@@ -268,6 +268,10 @@ class EditConfig:
         protocol_images: Test images of the AttGAN / STGAN edit protocol
             (`kerasolr.evaluation.protocol`: every label of each flipped, at
             intensity 1 and 2); at most the test split.
+        context_scale: The structured edit also moves the slots it leaves
+            alone by the edited label's mean effect on them, times this
+            (`editing.ContextEffects`; 0: off, the structured edit of before).
+            Chosen on validation (BENCHMARKS.md).
     """
 
     num_images: int = 256
@@ -279,6 +283,7 @@ class EditConfig:
     judge_patience: int = 2
     threshold: float = 0.5
     protocol_images: int = 500
+    context_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -487,6 +492,7 @@ class RunConfig:
                ">= 1")
         _check(e.scale > 0, "edit.scale", e.scale, "> 0")
         _check(0.0 < e.threshold < 1.0, "edit.threshold", e.threshold, "in (0, 1)")
+        _check(e.context_scale >= 0.0, "edit.context_scale", e.context_scale, ">= 0")
         _check(len(e.judge_filters) >= 1 and all(f >= 1 for f in e.judge_filters)
                and self.data.image_size // 2 ** len(e.judge_filters) >= 1,
                "edit.judge_filters", e.judge_filters,

@@ -10,7 +10,8 @@ and `generate` builds embeddings from labels alone (wanted slots sampled, zeros
 elsewhere). `LabelStructure` and `structured_edit` change one label the way the
 training labels say labels go together: what the new label excludes is
 removed, what it implies is added (and, removing it, what implies it goes
-too), each changed slot resampled. All functions are pure numpy; randomness
+too), each changed slot resampled; with `ContextEffects`, the slots it leaves
+alone also move by the edited label's mean effect on them. All functions are pure numpy; randomness
 comes from a `seed`.
 
 Reference: paper section 4.5, eq. 4-5, Fig. 7-8.
@@ -417,6 +418,80 @@ def fit_conditional_slots(embeddings, labels, ridge: float = 0.1) -> Conditional
     return ConditionalSlots(means_y, means_x, gains, roots, counts)
 
 
+@dataclasses.dataclass(frozen=True)
+class ContextEffects:
+    """How the presence of each label moves the *other* labels' slots, read off
+    the training embeddings: `effects[a, j, v]` is the mean of slot `j` over the
+    images that have label `a` minus its mean over those that lack it, both
+    among the images whose own label `j` is `v` (so that `j`'s own presence,
+    which the label structure handles, is held fixed). An edit of `a` that adds
+    it moves every slot it leaves alone by `+effects[a, j, v]` (removing it, by
+    minus that): the rest of the embedding then carries what images with (or
+    without) `a` carry, instead of contradicting the edited slot (the encoder
+    spreads some of a label over the other slots, and the decoder reads it
+    there too).
+
+    The idea is that of attribute vectors (mean latent differences between
+    images with and without an attribute; Larsen et al. 2016, White 2016),
+    taken slot by slot and given each slot's own label.
+
+    Attributes:
+        names: The L label names.
+        effects: `(L, L, 2, k)`; zero where a mean rests on fewer than
+            `min_count` images, and for `j = a`.
+        counts: `(L, L, 2, 2)`: images behind each mean, `[a, j, v, a's value]`.
+    """
+
+    names: tuple[str, ...]
+    effects: np.ndarray
+    counts: np.ndarray
+
+
+def fit_context_effects(embeddings, labels, names, min_count: int = 20,
+                        chunk: int = 8192) -> ContextEffects:
+    """`ContextEffects` of training embeddings `(N, L, k)` and labels `(N, L)`,
+    read `chunk` images at a time (the embeddings may be an on-disk array)."""
+    labels = np.asarray(labels) > 0.5
+    n, num_labels = labels.shape
+    if len(embeddings) != n:
+        raise ValueError(f"{len(embeddings)} embeddings but {n} label rows")
+    k = int(embeddings.shape[-1])
+    sums = np.zeros((num_labels, num_labels, 2, 2, k))           # [a, j, v, a value, k]
+    counts = np.zeros((num_labels, num_labels, 2, 2))
+    for start in range(0, n, chunk):
+        e = np.asarray(embeddings[start:start + chunk], np.float64)
+        y = labels[start:start + chunk]
+        for v in (0, 1):
+            with_v = (y == bool(v)).astype(np.float64)          # (m, L): label j is v
+            for value in (0, 1):
+                with_a = (y == bool(value)).astype(np.float64)  # (m, L): label a is value
+                sums[:, :, v, value] += np.einsum("na,nj,njk->ajk", with_a, with_v, e)
+                counts[:, :, v, value] += with_a.T @ with_v
+    trusted = (counts >= min_count).all(axis=3) & ~np.eye(num_labels, dtype=bool)[:, :, None]
+    means = sums / np.maximum(counts, 1.0)[..., None]
+    effects = np.where(trusted[..., None], means[:, :, :, 1] - means[:, :, :, 0], 0.0)
+    return ContextEffects(tuple(names), effects.astype(np.float32), counts.astype(np.int64))
+
+
+def shift_context(embeddings, current, target, labels, context: ContextEffects,
+                  intensity: float = 1.0, scale: float = 1.0) -> np.ndarray:
+    """Moves every slot whose label the edit leaves alone (`current == target`
+    there) by `scale * intensity * (+/-) effects[a, j, target_j]` for each
+    edited label `a` in `labels` (+ where it is added, - where removed, nothing
+    where it did not change)."""
+    out = np.array(embeddings, np.float32, copy=True)
+    current = np.asarray(current) > 0.5
+    target = np.asarray(target) > 0.5
+    untouched = current == target
+    untouched[:, list(labels)] = False
+    columns = np.arange(target.shape[1])[None, :]
+    for a in labels:
+        sign = (target[:, a].astype(np.float32) - current[:, a].astype(np.float32))
+        step = context.effects[a][columns, target.astype(np.int64)]        # (n, L, k)
+        out += (scale * intensity * sign)[:, None, None] * step * untouched[..., None]
+    return out
+
+
 def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int,
                intensity: float = 1.0, conditional: ConditionalSlots | None = None
                ) -> np.ndarray:
@@ -454,11 +529,17 @@ def set_labels(embeddings, current, target, gaussians: LabelGaussians, seed: int
 
 def structured_edit(embeddings, current, label: int, add, gaussians: LabelGaussians,
                     structure: LabelStructure, seed: int, intensity: float = 1.0,
-                    conditional: ConditionalSlots | None = None
+                    conditional: ConditionalSlots | None = None,
+                    context: ContextEffects | None = None, context_scale: float = 1.0
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Sets `label` (present where `add`) with `structured_targets` and
-    `set_labels` (added slots from `conditional` when given); returns
-    `(edited embeddings, target label sets)`."""
+    `set_labels` (added slots from `conditional` when given), then, with
+    `context`, moves the slots left alone by `label`'s effect on them
+    (`shift_context`, times `context_scale`); returns `(edited embeddings,
+    target label sets)`."""
     target = structured_targets(current, label, add, structure)
-    return set_labels(embeddings, current, target, gaussians, seed, intensity,
-                      conditional), target
+    edited = set_labels(embeddings, current, target, gaussians, seed, intensity, conditional)
+    if context is not None and context_scale:
+        edited = shift_context(edited, current, target, [label], context, intensity,
+                               context_scale)
+    return edited, target

@@ -92,7 +92,10 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
             adding a label also removes those it excludes and adds those it
             implies, removing one also removes those that imply it, as the
             training labels say. Added slots are then plain samples (`scale`
-            multiplies only the emphasised ones); `emphasise` is applied after.
+            multiplies only the emphasised ones); the slots left alone move by
+            the edited labels' effect on them times the run's
+            `edit.context_scale` (`editing.shift_context`); `emphasise` is
+            applied after.
         align: The image is any photo of a face: it is aligned first
             (`load_input`), and `out_path` gets the whole photo with its face
             edited (`kerasolr.align.paste_back`).
@@ -118,8 +121,8 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     changed_too: list[str] = []
     if structured:
         current = run.load_model("classifier")(image[None], training=False).numpy() > 0.5
-        structure = editing.label_structure(run.load_embeddings("train")["labels"],
-                                            gaussians.names)
+        train = run.load_embeddings("train", on_disk=("embeddings",))
+        structure = editing.label_structure(train["labels"], gaussians.names)
         target = current.copy()
         for label in add_ids:
             target = editing.structured_targets(target, label, [True], structure)
@@ -131,6 +134,13 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
         if changed_too:
             log(f"edit: following the labels' structure, also {' '.join(changed_too)}")
         edited = editing.set_labels(edited, current, target, gaussians, seed, intensity)
+        if config.edit.context_scale:
+            context = editing.fit_context_effects(train["embeddings"], train["labels"],
+                                                  gaussians.names)
+            edited = editing.shift_context(edited, current, target,
+                                           [j for j in add_ids + remove_ids
+                                            if target[0, j] != current[0, j]],
+                                           context, intensity, config.edit.context_scale)
     else:
         # Each target differs from `edited` in one slot only, so this moves that slot.
         for i, label in enumerate(add_ids):

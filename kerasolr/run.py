@@ -477,7 +477,7 @@ def evaluate(run_dir: str) -> dict[str, float]:
 
         if judge is not None:
             results.update(_reconstruction_and_edits(run, config, names, held["test"], test_emb,
-                                                     probs, judge, train_emb["labels"]))
+                                                     probs, judge, train_emb))
             results["judge.epochs_chosen"] = run.best_epoch("judge")
             log("evaluate: reconstructions of the validation split")
             results.update(validation_keys(_reconstruction(
@@ -525,10 +525,11 @@ def _reconstruction(run: RunDir, config: RunConfig, names, split_images: tf.data
 
 
 def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images, test_emb,
-                              probs, judge, train_labels):
+                              probs, judge, train_emb):
     """Sections 4.4-4.5 on the held-out split (`test_images`: its elements),
-    judged by `judge`, and their figures (`train_labels`: what the structured
-    edit reads the labels' structure from)."""
+    judged by `judge`, and their figures (`train_emb`: the training labels and
+    embeddings the structured edit reads the labels' structure and their
+    effects on the other slots from)."""
     decoder = run.load_model("decoder")
     gaussians = run.label_gaussians()
     seeds = Seeds(config.seed)
@@ -543,7 +544,9 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images
                                          sections.decode_and_judge(decoder, judge), gaussians,
                                          e, seeds, lambda codes: decode(decoder, codes)))
     n = min(e.protocol_images, len(embeddings))
-    structure = editing.label_structure(train_labels, names)
+    structure = editing.label_structure(train_emb["labels"], names)
+    context = (editing.fit_context_effects(train_emb["embeddings"], train_emb["labels"], names)
+               if e.context_scale else None)
     for mode, name in ((None, "flip"), (structure, "flip_structured")):
         log(f"evaluate: the AttGAN/STGAN protocol ({name}): every label of {n} held-out "
             "images flipped, intensity 1 and 2")
@@ -551,7 +554,8 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images
             embeddings[:n], truth[:n], lambda codes: decode(decoder, codes),
             lambda images: np.asarray(judge(images, training=False)), gaussians,
             seeds.protocol, e.threshold, filter_size=config.decoder.ssim_filter_size,
-            structure=mode, name=name))
+            structure=mode, name=name, context=context, context_scale=e.context_scale))
+    results["flip_structured.context_scale"] = float(e.context_scale)
     rf.save_decoder_figures(run, test_images, names, test_emb, decoder, baselines, gaussians,
                             e, seeds)
     return results

@@ -172,3 +172,77 @@ def test_structured_protocol_does_not_count_on_purpose_changes_against_preservat
     # A third of the flips (adding A to a B image, or B to an A image) also remove the other.
     assert structured["flip_structured.co_changed_mean"] == pytest.approx(1 / 3)
     assert "flip.co_changed_mean" not in one_slot
+
+
+def test_context_effects_hold_the_other_label_fixed():
+    # Slot 1 is 1 + 2 * label A + 3 * label B (k = 1): A moves B's slot by 2 whether B is
+    # present or not; B's own presence (3) is not counted as A's effect.
+    labels = np.array([[a, b] for a in (0, 1) for b in (0, 1)] * 25, np.float32)
+    embeddings = np.zeros((len(labels), 2, 1), np.float32)
+    embeddings[:, 1, 0] = 1 + 2 * labels[:, 0] + 3 * labels[:, 1]
+    embeddings[:, 0, 0] = 5 * labels[:, 0]
+    c = editing.fit_context_effects(embeddings, labels, ("A", "B"), chunk=7)
+    np.testing.assert_allclose(c.effects[0, 1, :, 0], [2.0, 2.0])
+    np.testing.assert_allclose(c.effects[0, 0], 0.0)            # a label's own slot: never
+    np.testing.assert_allclose(c.effects[1, 0, :, 0], [0.0, 0.0])   # B does not move A's slot
+    np.testing.assert_array_equal(c.counts[0, 1], [[25, 25], [25, 25]])
+    # Fewer than min_count images behind a mean: no effect is trusted.
+    few = editing.fit_context_effects(embeddings, labels, ("A", "B"), min_count=26)
+    np.testing.assert_allclose(few.effects, 0.0)
+
+
+def test_shift_context_moves_only_the_slots_the_edit_leaves_alone():
+    effects = np.zeros((3, 3, 2, 1), np.float32)
+    effects[0, 1] = [[2.0], [4.0]]          # A's effect on B's slot: 2 where B absent, 4 present
+    effects[0, 2] = [[1.0], [1.0]]
+    c = editing.ContextEffects(("A", "B", "C"), effects, np.zeros((3, 3, 2, 2), np.int64))
+    embeddings = np.zeros((3, 3, 1), np.float32)
+    current = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], bool)
+    target = np.array([[1, 1, 1],             # A added; C set on purpose (not shifted)
+                       [0, 0, 0],             # A removed
+                       [0, 0, 0]], bool)      # A unchanged: nothing moves
+    out = editing.shift_context(embeddings, current, target, [0], c, intensity=2.0, scale=0.5)
+    np.testing.assert_allclose(out[:, :, 0], [[0.0, 4.0, 0.0], [0.0, -2.0, -1.0], [0, 0, 0]])
+
+
+def test_structured_protocol_with_context_effects():
+    # k = 2. Label A lives partly in B's slot: slot A = (0.4 A, 0), slot B = (B, 0.6 A), and
+    # the judge reads A as slot A's first value plus slot B's second (B as slot B's first).
+    # An edit of slot A alone cannot flip the judge's A; moving B's slot by A's effect can.
+    names = ("A", "B")
+    truth = np.array([[a, b] for a in (0, 1) for b in (0, 1)] * 30, np.float32)
+    embeddings = np.zeros((len(truth), 2, 2), np.float32)
+    embeddings[:, 0, 0] = 0.4 * truth[:, 0]
+    embeddings[:, 1, 0] = truth[:, 1]
+    embeddings[:, 1, 1] = 0.6 * truth[:, 0]
+    g = editing.LabelGaussians(names, np.array([[0.4, 0.0], [1.0, 0.3]]), np.zeros((2, 2, 2)),
+                               np.array([60, 60]))
+    structure = editing.label_structure(truth, names)
+
+    def decode(codes):          # left half: slot A's two values; right half: slot B's
+        codes = np.asarray(codes)
+        images = np.zeros((len(codes), 8, 8, 3), np.float32)
+        images[:, :, :4, :2] = codes[:, 0, None, None, :]
+        images[:, :, 4:, :2] = codes[:, 1, None, None, :]
+        return images
+
+    def judge(images):
+        images = np.asarray(images)
+        return np.stack([images[:, 0, 0, 0] + images[:, 0, 7, 1], images[:, 0, 7, 0]], axis=1)
+
+    context = editing.fit_context_effects(embeddings, truth, names)
+    np.testing.assert_allclose(context.effects[0, 1], [[0.0, 0.6], [0.0, 0.6]], atol=1e-6)
+    runs = {}
+    for name, c in (("plain", None), ("shifted", context)):
+        runs[name] = protocol.flip_protocol(embeddings, truth, decode, judge, g, seed=0,
+                                            filter_size=3, structure=structure, name="s",
+                                            intensities=(1.0,), context=c)
+    # Adding A: 0.4 < 0.5 alone, 1.0 with B's slot moved; removing A: the leak of 0.6 stays
+    # alone, goes with the shift.
+    assert runs["plain"]["per_label.A.s_add_accuracy_i1"] == 0.0
+    assert runs["plain"]["per_label.A.s_remove_accuracy_i1"] == 0.0
+    assert runs["shifted"]["per_label.A.s_add_accuracy_i1"] == 1.0
+    assert runs["shifted"]["per_label.A.s_remove_accuracy_i1"] == 1.0
+    # B's edits are the same either way (B has no effect on A's slot here).
+    assert (runs["plain"]["per_label.B.s_accuracy_i1"]
+            == runs["shifted"]["per_label.B.s_accuracy_i1"])

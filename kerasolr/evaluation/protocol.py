@@ -94,7 +94,9 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
                   filter_size: int = 7, batch_size: int = 256,
                   structure: editing.LabelStructure | None = None,
                   name: str = "flip",
-                  conditional: editing.ConditionalSlots | None = None) -> dict[str, float]:
+                  conditional: editing.ConditionalSlots | None = None,
+                  context: editing.ContextEffects | None = None,
+                  context_scale: float = 1.0) -> dict[str, float]:
     """The protocol on every image and every label.
 
     Args:
@@ -120,6 +122,9 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
             mode).
         conditional: With `structure`, added slots are drawn given the
             image's other slots (`editing.ConditionalSlots`).
+        context, context_scale: With `structure`, the slots the edit leaves
+            alone also move by the flipped label's effect on them
+            (`editing.shift_context`).
 
     Returns:
         `per_label.<Name>.<name>_{accuracy,add_accuracy,remove_accuracy,
@@ -157,7 +162,7 @@ def flip_protocol(embeddings, truth, decode, judge, gaussians: editing.LabelGaus
             else:
                 edited, target = editing.structured_edit(
                     embeddings[rows], current[rows], label, add, gaussians, structure, seed,
-                    intensity, conditional)
+                    intensity, conditional, context, context_scale)
                 on_purpose = target != current[rows]
                 if intensity == intensities[0]:
                     co_changed.append(on_purpose.sum(axis=1) - 1)
