@@ -155,6 +155,7 @@ def test_whole_chain_on_a_tiny_config(tmp_path, capsys, monkeypatch):
                 "flip_structured.accuracy_i1_mean", "flip_structured.preservation_i2_mean"):
         assert 0.0 <= results[key] <= 1.0, key
     assert results["flip_structured.co_changed_mean"] >= 0.0
+    assert results["flip_structured.context_scale"] == 1.0          # the default, recorded
     assert results["judge.epochs_chosen"] == 1.0               # tiny: judge_epochs=1
     for key in ("edit.add_success", "edit.remove_success", "generation.accuracy",
                 "per_label.Smiling.add_success"):
