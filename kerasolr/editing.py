@@ -473,6 +473,27 @@ def fit_context_effects(embeddings, labels, names, min_count: int = 20,
     return ContextEffects(tuple(names), effects.astype(np.float32), counts.astype(np.int64))
 
 
+def save_edit_structure(path: str, structure: LabelStructure, context: ContextEffects) -> None:
+    """Writes what the structured edit reads off the training split (the
+    label structure and the context effects) to an `.npz`, atomically: a run
+    or preset without its training embeddings can still edit that way."""
+    if tuple(structure.names) != tuple(context.names):
+        raise ValueError(f"the label structure's names {structure.names} are not the context "
+                         f"effects' {context.names}")
+    partial = path + ".partial.npz"
+    np.savez(partial, names=np.array(structure.names), implies=structure.implies,
+             excludes=structure.excludes, effects=context.effects, counts=context.counts)
+    os.replace(partial, path)
+
+
+def load_edit_structure(path: str) -> tuple[LabelStructure, ContextEffects]:
+    """`(LabelStructure, ContextEffects)` written by `save_edit_structure`."""
+    with np.load(path) as f:
+        names = tuple(str(n) for n in f["names"])
+        return (LabelStructure(names, f["implies"], f["excludes"]),
+                ContextEffects(names, f["effects"], f["counts"]))
+
+
 def shift_context(embeddings, current, target, labels, context: ContextEffects,
                   intensity: float = 1.0, scale: float = 1.0) -> np.ndarray:
     """Moves every slot whose label the edit leaves alone (`current == target`

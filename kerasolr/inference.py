@@ -121,8 +121,7 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
     changed_too: list[str] = []
     if structured:
         current = run.load_model("classifier")(image[None], training=False).numpy() > 0.5
-        train = run.load_embeddings("train", on_disk=("embeddings",))
-        structure = editing.label_structure(train["labels"], gaussians.names)
+        structure, context = run.edit_structure()
         target = current.copy()
         for label in add_ids:
             target = editing.structured_targets(target, label, [True], structure)
@@ -135,8 +134,6 @@ def edit_image(run_dir: str, image_path: str, out_path: str, add=(), remove=(), 
             log(f"edit: following the labels' structure, also {' '.join(changed_too)}")
         edited = editing.set_labels(edited, current, target, gaussians, seed, intensity)
         if config.edit.context_scale:
-            context = editing.fit_context_effects(train["embeddings"], train["labels"],
-                                                  gaussians.names)
             edited = editing.shift_context(edited, current, target,
                                            [j for j in add_ids + remove_ids
                                             if target[0, j] != current[0, j]],

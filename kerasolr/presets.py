@@ -2,7 +2,8 @@
 
 A preset is a trimmed run directory under `kerasolr/presets/<name>/`: the
 config, label names, classifier, encoder, decoder, label Gaussians, the test
-split's embeddings (for `search`) and a model card. Anything that takes a run
+split's embeddings (for `search`), what the structured edit reads off the
+training split (`edit_structure.npz`) and a model card. Anything that takes a run
 directory (`kerasolr edit / generate / search --preset NAME`, `RunDir`) takes
 `preset_dir(NAME)`; `from_preset(NAME)` loads the models.
 
@@ -23,8 +24,10 @@ import os
 import shutil
 import sys
 
+from kerasolr import editing
 from kerasolr.rundir import (
     CONFIG_FILE,
+    EDIT_STRUCTURE_FILE,
     EMBEDDINGS_DIR,
     GAUSSIANS_FILE,
     LABELS_FILE,
@@ -90,7 +93,7 @@ def build(run_dir: str, name: str, out_dir: str = PRESETS_DIR) -> str:
         FileNotFoundError: Naming the first file the run lacks.
     """
     run = RunDir(run_dir)
-    for file in (*FILES, RESULTS_FILE):
+    for file in (*FILES, RESULTS_FILE, os.path.join(EMBEDDINGS_DIR, "train.npz")):
         if not run.exists(file):
             raise FileNotFoundError(f"{run.file(file)} not found: a preset needs a finished "
                                     "run (kerasolr demo)")
@@ -100,6 +103,7 @@ def build(run_dir: str, name: str, out_dir: str = PRESETS_DIR) -> str:
     os.makedirs(os.path.join(partial, EMBEDDINGS_DIR))
     for file in FILES:
         shutil.copy(run.file(file), os.path.join(partial, file))
+    editing.save_edit_structure(os.path.join(partial, EDIT_STRUCTURE_FILE), *run.edit_structure())
     with open(run.config_path) as f:
         config = json.load(f)
     with open(os.path.join(partial, CARD), "w") as f:

@@ -49,6 +49,7 @@ SUMMARY_FILE = "summary.txt"
 REPORT_FILE = "report.html"
 DATA_FILE = "data.json"
 GAUSSIANS_FILE = "label_gaussians.npz"
+EDIT_STRUCTURE_FILE = "edit_structure.npz"   # presets: the structured edit's training-split reads
 NORM_CORRELATION_CSV = "norm_correlation.csv"
 PCA_CSV = "pca.csv"
 FIGURES_DIR = "figures"
@@ -301,6 +302,29 @@ class RunDir:
         if os.path.exists(self.gaussians_path):
             return editing.LabelGaussians.load(self.gaussians_path)
         return self.fit_label_gaussians()
+
+    def edit_structure(self):
+        """`(editing.LabelStructure, editing.ContextEffects)` of the run's
+        training split: read from `edit_structure.npz` when there (a preset,
+        which ships no training embeddings), else fitted on
+        `embeddings/train.npz`.
+
+        Raises:
+            FileNotFoundError: Neither is there (one line naming both).
+        """
+        from kerasolr import editing
+
+        saved = self.file(EDIT_STRUCTURE_FILE)
+        if os.path.exists(saved):
+            return editing.load_edit_structure(saved)
+        if not self.has_embeddings("train"):
+            raise FileNotFoundError(
+                f"the structured edit reads the training labels: neither {saved} nor "
+                f"{self.embeddings_path('train')} exists (run `kerasolr embed {self.path}`)")
+        train = self.load_embeddings("train", on_disk=("embeddings",))
+        names = self.label_names()
+        return (editing.label_structure(train["labels"], names),
+                editing.fit_context_effects(train["embeddings"], train["labels"], names))
 
     # --- results, timing, summary ---
 

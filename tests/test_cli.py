@@ -182,8 +182,14 @@ def _check_preset_build(run_dir, tmp_path):
     from kerasolr import presets
 
     out = presets.build(run_dir, "tiny-test", out_dir=str(tmp_path / "presets"))
-    for file in (*presets.FILES, presets.CARD):
+    for file in (*presets.FILES, presets.CARD, presets.EDIT_STRUCTURE_FILE):
         assert os.path.exists(os.path.join(out, file)), file
+    # The structured edit's reads of the training split travel with the preset.
+    from kerasolr.rundir import RunDir
+    structure, context = RunDir(out).edit_structure()
+    fitted_structure, fitted_context = RunDir(run_dir).edit_structure()
+    np.testing.assert_array_equal(structure.excludes, fitted_structure.excludes)
+    np.testing.assert_allclose(context.effects, fitted_context.effects)
     card = open(os.path.join(out, presets.CARD)).read()
     with open(os.path.join(run_dir, "results.json")) as f:
         probe = json.load(f)["probe.mean_accuracy"]
@@ -289,3 +295,42 @@ def test_embed_images_writes_what_the_encoder_gives(tmp_path, capsys):
     assert f"{bad} is not" in capsys.readouterr().err and not (tmp_path / "b.npz").exists()
     assert main(["embed", preset_dir("synthfaces-64"), "--images", paths[0]]) == 2
     assert "--images needs --out FILE.npz" in capsys.readouterr().err
+
+
+def test_structured_edit_with_the_shipped_preset(tmp_path):
+    """The preset ships no training embeddings; its `edit_structure.npz` stands in for them."""
+    from PIL import Image
+
+    from kerasolr.data import synthfaces
+    from kerasolr.presets import preset_dir
+    from kerasolr.rundir import EDIT_STRUCTURE_FILE
+
+    assert os.path.exists(os.path.join(preset_dir("synthfaces-64"), EDIT_STRUCTURE_FILE))
+    image = np.round(synthfaces.generate(5, 6, image_size=64)["image"][0] * 255)
+    path = str(tmp_path / "face.png")
+    Image.fromarray(image.astype(np.uint8)).save(path)
+    out = str(tmp_path / "blond.png")
+    assert main(["edit", path, "--preset", "synthfaces-64", "--add", "Blond_Hair",
+                 "--structured", "--out", out]) == 0
+    assert np.asarray(Image.open(out)).shape == (62, 62, 3)
+
+
+def test_structured_edit_without_training_labels_says_what_is_missing(tmp_path, capsys):
+    import shutil
+
+    from PIL import Image
+
+    from kerasolr.presets import preset_dir
+    from kerasolr.rundir import EDIT_STRUCTURE_FILE
+
+    run = str(tmp_path / "run")
+    shutil.copytree(preset_dir("synthfaces-64"), run)
+    os.remove(os.path.join(run, EDIT_STRUCTURE_FILE))
+    path = str(tmp_path / "face.png")
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(path)
+    out = tmp_path / "never.png"
+    assert main(["edit", path, "--run", run, "--add", "Blond_Hair", "--structured",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"neither {os.path.join(run, EDIT_STRUCTURE_FILE)} nor" in err[0]
+    assert "kerasolr embed" in err[0] and not out.exists()

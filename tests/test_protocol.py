@@ -246,3 +246,22 @@ def test_structured_protocol_with_context_effects():
     # B's edits are the same either way (B has no effect on A's slot here).
     assert (runs["plain"]["per_label.B.s_accuracy_i1"]
             == runs["shifted"]["per_label.B.s_accuracy_i1"])
+
+
+def test_edit_structure_round_trips_through_its_file(tmp_path):
+    labels = _structured_labels()
+    names = ("A", "B", "C", "D", "E")
+    embeddings = np.random.default_rng(0).normal(size=(len(labels), 5, 3)).astype(np.float32)
+    structure = editing.label_structure(labels, names)
+    context = editing.fit_context_effects(embeddings, labels, names)
+    path = str(tmp_path / "edit_structure.npz")
+    editing.save_edit_structure(path, structure, context)
+    loaded_structure, loaded_context = editing.load_edit_structure(path)
+    assert loaded_structure.names == names and loaded_context.names == names
+    np.testing.assert_array_equal(loaded_structure.implies, structure.implies)
+    np.testing.assert_array_equal(loaded_structure.excludes, structure.excludes)
+    np.testing.assert_array_equal(loaded_context.effects, context.effects)
+    np.testing.assert_array_equal(loaded_context.counts, context.counts)
+    other = editing.ContextEffects(("a", "b", "c", "d", "e"), context.effects, context.counts)
+    with pytest.raises(ValueError, match="are not the context effects'"):
+        editing.save_edit_structure(str(tmp_path / "x.npz"), structure, other)
