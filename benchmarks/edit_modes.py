@@ -51,8 +51,7 @@ def main() -> None:
     train = run.load_embeddings("train")
     emb = run.load_embeddings(args.split)
     n = min(args.images, len(emb["embeddings"]))
-    structure = editing.label_structure(train["labels"], names)
-    context = editing.fit_context_effects(train["embeddings"], train["labels"], names)
+    structure, context = editing.fit_edit_structure(train["embeddings"], train["labels"], names)
     # name -> a function returning (structure, conditional model, context scale)
     modes = {"one_slot": lambda: (None, None, 0.0),
              "structured": lambda: (structure, None, 0.0)}

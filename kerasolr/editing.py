@@ -463,14 +463,21 @@ def fit_context_effects(embeddings, labels, names, min_count: int = 20,
         y = labels[start:start + chunk]
         for v in (0, 1):
             with_v = (y == bool(v)).astype(np.float64)          # (m, L): label j is v
+            slots_v = (with_v[..., None] * e).reshape(len(y), -1)   # slot j where j is v
             for value in (0, 1):
                 with_a = (y == bool(value)).astype(np.float64)  # (m, L): label a is value
-                sums[:, :, v, value] += np.einsum("na,nj,njk->ajk", with_a, with_v, e)
+                sums[:, :, v, value] += (with_a.T @ slots_v).reshape(num_labels, num_labels, k)
                 counts[:, :, v, value] += with_a.T @ with_v
     trusted = (counts >= min_count).all(axis=3) & ~np.eye(num_labels, dtype=bool)[:, :, None]
     means = sums / np.maximum(counts, 1.0)[..., None]
     effects = np.where(trusted[..., None], means[:, :, :, 1] - means[:, :, :, 0], 0.0)
     return ContextEffects(tuple(names), effects.astype(np.float32), counts.astype(np.int64))
+
+
+def fit_edit_structure(embeddings, labels, names) -> tuple[LabelStructure, ContextEffects]:
+    """What the structured edit reads off a training split: `(label_structure,
+    fit_context_effects)` of its embeddings `(N, L, k)` and labels `(N, L)`."""
+    return (label_structure(labels, names), fit_context_effects(embeddings, labels, names))
 
 
 def save_edit_structure(path: str, structure: LabelStructure, context: ContextEffects) -> None:

@@ -544,9 +544,8 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images
                                          sections.decode_and_judge(decoder, judge), gaussians,
                                          e, seeds, lambda codes: decode(decoder, codes)))
     n = min(e.protocol_images, len(embeddings))
-    structure = editing.label_structure(train_emb["labels"], names)
-    context = (editing.fit_context_effects(train_emb["embeddings"], train_emb["labels"], names)
-               if e.context_scale else None)
+    structure, context = editing.fit_edit_structure(train_emb["embeddings"], train_emb["labels"],
+                                                    names)
     for mode, name in ((None, "flip"), (structure, "flip_structured")):
         log(f"evaluate: the AttGAN/STGAN protocol ({name}): every label of {n} held-out "
             "images flipped, intensity 1 and 2")

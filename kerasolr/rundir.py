@@ -322,9 +322,8 @@ class RunDir:
                 f"the structured edit reads the training labels: neither {saved} nor "
                 f"{self.embeddings_path('train')} exists (run `kerasolr embed {self.path}`)")
         train = self.load_embeddings("train", on_disk=("embeddings",))
-        names = self.label_names()
-        return (editing.label_structure(train["labels"], names),
-                editing.fit_context_effects(train["embeddings"], train["labels"], names))
+        return editing.fit_edit_structure(train["embeddings"], train["labels"],
+                                          self.label_names())
 
     # --- results, timing, summary ---
 
