@@ -9,9 +9,12 @@ for the smaller set. Prints the section 4.1 table (classifier vs linear probe,
 balanced accuracy, majority baseline) and the slot-norm figures; the decoder,
 edits and report follow as in the demo. Target: under 45 minutes.
 With `--seeds N` it runs the chain under N seeds (`kerasolr repeat`) into
-`RUN_DIR/seed_<s>/` and writes every figure's mean and 95% interval.
+`RUN_DIR/seed_<s>/` and writes every figure's mean and 95% interval. Each
+`--set SECTION.FIELD=VALUE` overrides one setting after the recipe's own (e.g.
+`--set decoder.feature_weight=3.0`), checked before any training.
 
     python recipes/celeba_cpu.py [RUN_DIR] [--root ../shared/data/celeba-10k] [--seeds N]
+                                 [--set SECTION.FIELD=VALUE ...]
 """
 
 import os
@@ -29,17 +32,21 @@ args = sys.argv[1:]
 root = args[args.index("--root") + 1] if "--root" in args else os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "celeba-10k")
 seeds = int(args[args.index("--seeds") + 1]) if "--seeds" in args else 1
+overrides = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--set"]
 positional = [a for i, a in enumerate(args) if not a.startswith("--")
-              and (i == 0 or args[i - 1] not in ("--root", "--seeds"))]
+              and (i == 0 or args[i - 1] not in ("--root", "--seeds", "--set"))]
 run_dir = positional[0] if positional else "runs/celeba_cpu"
-cfg = config.override(config.demo(), [
-    "data.dataset=celeba", f"data.root={os.path.abspath(root)}", "data.image_size=64",
-    "data.split_mode=random", "data.train_fraction=0.95", "data.num_train=10000",
-    "data.num_test=10000", "classifier.epochs=10", "siamese.epochs=12", "siamese.k=32",
-    # The judge stops on its validation loss; at the demo's 2 epochs that loss was still
-    # falling, so real faces get up to 12 (early stopping chose 11 on seed 0).
-    "edit.judge_epochs=12",
-])
+try:
+    cfg = config.override(config.demo(), [
+        "data.dataset=celeba", f"data.root={os.path.abspath(root)}", "data.image_size=64",
+        "data.split_mode=random", "data.train_fraction=0.95", "data.num_train=10000",
+        "data.num_test=10000", "classifier.epochs=10", "siamese.epochs=12", "siamese.k=32",
+        # The judge stops on its validation loss; at the demo's 2 epochs that loss was still
+        # falling, so real faces get up to 12 (early stopping chose 11 on seed 0).
+        "edit.judge_epochs=12",
+    ] + overrides)
+except ValueError as error:                 # a bad --set: one line, before any work
+    sys.exit(f"celeba_cpu.py: {error}")
 
 # === Classifier, Siamese encoder, embeddings, decoders, sections 4.1-4.5, report ===
 if seeds > 1:
