@@ -221,6 +221,9 @@ class DecoderConfig:
             the OLR decoder: the mean squared difference between the run
             classifier's convolutional features of the target and of the
             decoded image (no downloaded weights). 0 (the paper) turns it off.
+        feature_batch: Training images of each batch the feature-matching term
+            sees (a random part: batches are shuffled), which cuts its cost, the
+            classifier's passes; 0 means the whole batch.
         adversarial_weight: Weight of a non-saturating adversarial term added
             to eq. 3 for the OLR decoder, from a PatchGAN-style discriminator
             trained alongside it. 0 (the paper) turns it off.
@@ -244,6 +247,7 @@ class DecoderConfig:
     baselines: bool = True
     every: int = 1
     feature_weight: float = 0.0
+    feature_batch: int = 0
     adversarial_weight: float = 0.0
     discriminator_filters: tuple[int, ...] = (32, 64, 128)
     discriminator_learning_rate: float = 2e-4
@@ -475,6 +479,7 @@ class RunConfig:
                "one of linear, relu, sigmoid")
         _check(0.0 <= dec.alpha <= 1.0, "decoder.alpha", dec.alpha, "in [0, 1]")
         _check(dec.feature_weight >= 0.0, "decoder.feature_weight", dec.feature_weight, ">= 0")
+        _check(dec.feature_batch >= 0, "decoder.feature_batch", dec.feature_batch, ">= 0")
         _check(dec.adversarial_weight >= 0.0, "decoder.adversarial_weight",
                dec.adversarial_weight, ">= 0")
         _check(len(dec.discriminator_filters) >= 1

@@ -263,6 +263,8 @@ def _train_decoders(run: RunDir, strategy: tf.distribute.Strategy | None = None)
 
     # The sharper-decoding terms, when asked for, apply to all three decoders alike.
     terms = "".join([f", feature matching x{dec.feature_weight:g}" if dec.feature_weight else "",
+                     f" on {dec.feature_batch} images a batch"
+                     if dec.feature_weight and dec.feature_batch else "",
                      f", adversarial x{dec.adversarial_weight:g}" if dec.adversarial_weight
                      else ""])
     with strategy.scope():

@@ -197,7 +197,8 @@ def fit_reconstruction(config: DecoderConfig, build_model, train_batches: tf.dat
         extras = {}
         if config.feature_weight > 0:
             extras.update(features=classifier_feature_maps(classifier),
-                          feature_weight=config.feature_weight)
+                          feature_weight=config.feature_weight,
+                          feature_batch=config.feature_batch)
         if config.adversarial_weight > 0:
             extras.update(
                 discriminator=build_patch_discriminator(size, config.discriminator_filters),

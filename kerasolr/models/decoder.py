@@ -134,6 +134,9 @@ class ReconstructionTrainer(Trainer):
         ssim_filter_size: SSIM window side (clipped to the image).
         features: `classifier_feature_maps` of the run classifier, or `None`.
         feature_weight: Weight of the feature-matching term.
+        feature_batch: Training images of each (per-replica) batch the feature
+            term sees, the batch's first ones (batches are shuffled); 0, or
+            more than the batch holds, means all. Validation always uses all.
         discriminator: `build_patch_discriminator` for the output side, or `None`.
         adversarial_weight: Weight of the adversarial term.
         discriminator_optimizer: The discriminator's optimizer.
@@ -141,7 +144,7 @@ class ReconstructionTrainer(Trainer):
 
     def __init__(self, model, alpha=0.5, ssim_max_val=1.0, ssim_filter_size=11, features=None,
                  feature_weight=0.0, discriminator=None, adversarial_weight=0.0,
-                 discriminator_optimizer=None, **kwargs):
+                 discriminator_optimizer=None, feature_batch=0, **kwargs):
         super().__init__(**kwargs)
         self.model = model
         self.alpha = float(alpha)
@@ -150,6 +153,9 @@ class ReconstructionTrainer(Trainer):
         self.output_size = int(model.output["image"].shape[1])
         self.features = features if feature_weight > 0 else None
         self.feature_weight = float(feature_weight)
+        if int(feature_batch) < 0:
+            raise ValueError(f"feature_batch={feature_batch} is invalid: expected >= 0")
+        self.feature_batch = int(feature_batch)
         self.discriminator = discriminator if adversarial_weight > 0 else None
         self.adversarial_weight = float(adversarial_weight)
         if self.discriminator is not None and discriminator_optimizer is None:
@@ -191,9 +197,13 @@ class ReconstructionTrainer(Trainer):
         loss = tf.reduce_mean(per_image)
         terms = {}
         if self.features is not None:
+            seen, decoded = target, tf.cast(out["image"], tf.float32)
+            if training and self.feature_batch:
+                # The classifier's passes cost ~2x the decoder's step; a random part of the
+                # batch (the batch's order is shuffled) gives the same term in expectation.
+                seen, decoded = seen[:self.feature_batch], decoded[:self.feature_batch]
             terms["feature"] = tf.reduce_mean(feature_matching_loss(
-                self.features, target, tf.cast(out["image"], tf.float32),
-                int(self.features.input_shape[1])))
+                self.features, seen, decoded, int(self.features.input_shape[1])))
             loss += self.feature_weight * terms["feature"]
         if self.discriminator is not None:
             fake = self.discriminator(tf.cast(out["image"], tf.float32), training=False)
