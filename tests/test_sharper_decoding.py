@@ -104,3 +104,34 @@ def test_the_discriminator_optimizer_is_checkpointed(tmp_path):
     load_training_state(fresh, path)
     np.testing.assert_array_equal(fresh.discriminator_optimizer.variables[-1].numpy(),
                                   trained.discriminator_optimizer.variables[-1].numpy())
+
+
+def test_feature_batch_matches_the_batch_s_first_images_in_training_only():
+    from kerasolr.config import RunConfig, override
+    from kerasolr.models.decoder import ReconstructionTrainer, crop_to
+
+    classifier = build_classifier(2, 16, filters=(4, 8), dense_units=4)
+    features = classifier_feature_maps(classifier)
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(4, 2, 3)).astype(np.float32)
+    images = rng.random((4, 16, 16, 3)).astype(np.float32)
+    decoder = build_decoder((2, 3), 16, 8, (8, 8, 8), (8, 8, 4))
+    target = crop_to(tf.constant(images), 14)
+    output = decoder(codes, training=False)["image"]
+    per_image = feature_matching_loss(features, target, output, 16).numpy()
+    assert per_image.std() > 0                           # the images' terms differ
+
+    def feature_term(feature_batch, training):
+        trainer = ReconstructionTrainer(decoder, ssim_filter_size=5, features=features,
+                                        feature_weight=1.0, feature_batch=feature_batch)
+        return float(trainer.compute_losses((codes, images), training)[3]["feature"])
+
+    np.testing.assert_allclose(feature_term(2, True), per_image[:2].mean(), rtol=1e-5)
+    np.testing.assert_allclose(feature_term(1, True), per_image[0], rtol=1e-5)
+    for feature_batch, training in ((2, False), (0, True), (9, True)):   # all four images
+        np.testing.assert_allclose(feature_term(feature_batch, training), per_image.mean(),
+                                   rtol=1e-5)
+    with pytest.raises(ValueError, match="feature_batch=-1 is invalid"):
+        ReconstructionTrainer(decoder, features=features, feature_weight=1.0, feature_batch=-1)
+    with pytest.raises(ValueError, match="decoder.feature_batch=-2"):
+        override(RunConfig(), ["decoder.feature_batch=-2"])
