@@ -7,7 +7,9 @@ image's other slots (`editing.ConditionalSlots`, one row per `--ridge`).
 Reads the run's decoder, judge, label Gaussians and embeddings; fits the label
 structure, the context effects and the conditional model on the training split; runs the
 protocol on the first `--images` images of `--split` (validation: where a mode, a scale or
-the ridge is chosen; test: to report). Prints one row per mode and writes
+the ridge is chosen; test: to report). The judge decides at the run's thresholds
+(`edit.judge_thresholds`: one for all labels, or each label's chosen on the validation
+split's real images, as `kerasolr evaluate` does). Prints one row per mode and writes
 `RUN/edit_modes_<split>.json`.
 
     python benchmarks/edit_modes.py RUN [--split validation] [--images 500] [--ridge 0.1]
@@ -23,8 +25,10 @@ import os
 import numpy as np
 
 from kerasolr import editing
+from kerasolr.data import pipeline
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import decode
+from kerasolr.run import judge_thresholds
 from kerasolr.rundir import RunDir
 from kerasolr.seeds import Seeds
 
@@ -52,6 +56,11 @@ def main() -> None:
     emb = run.load_embeddings(args.split)
     n = min(args.images, len(emb["embeddings"]))
     structure, context = editing.fit_edit_structure(train["embeddings"], train["labels"], names)
+    threshold = config.edit.threshold
+    if config.edit.judge_thresholds != "fixed":
+        with pipeline.held_out_splits(config.data, ("validation",), run.cache_dir) as held:
+            threshold, _ = judge_thresholds(config, names, judge, held["validation"],
+                                            run.load_embeddings("validation"))
     # name -> a function returning (structure, conditional model, context scale)
     modes = {"one_slot": lambda: (None, None, 0.0),
              "structured": lambda: (structure, None, 0.0)}
@@ -81,7 +90,7 @@ def main() -> None:
         results = flip_protocol(
             emb["embeddings"][:n], emb["clean_labels"][:n], lambda codes: decode(decoder, codes),
             lambda images: np.asarray(judge(images, training=False)), gaussians,
-            Seeds(config.seed).protocol, config.edit.threshold,
+            Seeds(config.seed).protocol, threshold,
             filter_size=config.decoder.ssim_filter_size, structure=mode, name="m",
             conditional=conditional, context=context if scale else None, context_scale=scale)
         rows[name] = {k: results.get(f"m.{k}", float("nan")) for k in KEYS}

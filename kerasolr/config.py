@@ -19,6 +19,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 TOP_LEVEL = {"seed": "int", "preset": "str", "precision": "str", "steps_per_execution": "int",
              "jit_compile": "bool | None"}
 CACHE_MODES = ("memory", "disk", "none")
+JUDGE_THRESHOLDS = ("fixed", "validation")
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,12 @@ class EditConfig:
             judge stops (the best epoch's weights are kept).
         judge_seed: Its seed (different from the run's, so it is independent).
         threshold: Probability above which the judge says a label is present.
+        judge_thresholds: `"fixed"`: `threshold` for every label; `"validation"`:
+            each label's own threshold, the one with the best balanced
+            accuracy of the judge on the validation split's real images
+            (`evaluation.accuracy.balanced_thresholds`; `threshold` where
+            the split has one class only). A judge trained on rare labels
+            (CelebA's Bald, 2%) rarely passes 0.5 for them.
         protocol_images: Test images of the AttGAN / STGAN edit protocol
             (`kerasolr.evaluation.protocol`: every label of each flipped, at
             intensity 1 and 2); at most the test split.
@@ -286,6 +293,7 @@ class EditConfig:
     judge_seed: int = 1234
     judge_patience: int = 2
     threshold: float = 0.5
+    judge_thresholds: str = "fixed"
     protocol_images: int = 500
     context_scale: float = 1.0
 
@@ -497,6 +505,8 @@ class RunConfig:
                ">= 1")
         _check(e.scale > 0, "edit.scale", e.scale, "> 0")
         _check(0.0 < e.threshold < 1.0, "edit.threshold", e.threshold, "in (0, 1)")
+        _check(e.judge_thresholds in JUDGE_THRESHOLDS, "edit.judge_thresholds",
+               e.judge_thresholds, "one of " + ", ".join(JUDGE_THRESHOLDS))
         _check(e.context_scale >= 0.0, "edit.context_scale", e.context_scale, ">= 0")
         _check(len(e.judge_filters) >= 1 and all(f >= 1 for f in e.judge_filters)
                and self.data.image_size // 2 ** len(e.judge_filters) >= 1,

@@ -242,7 +242,8 @@ def reconstruction_section(batches: tf.data.Dataset, embeddings, truth, decoder,
         judge: The independent attribute classifier at the decoder's output size.
         names: The L label names.
         filter_size: SSIM window.
-        threshold: Judge probability above which a label is present.
+        threshold: Judge probability above which a label is present, one for
+            all labels or `(L,)`, one each.
         baselines: `{key: (model, codes or None)}`: each baseline decoder and
             its `(m, ...)` inputs (`None`: it takes the images, an autoencoder);
             scored as `recon.<key>_{ssim,psnr}`.
@@ -285,6 +286,14 @@ def reconstruction_section(batches: tf.data.Dataset, embeddings, truth, decoder,
     return results
 
 
+def judge_probabilities(judge, batches: tf.data.Dataset) -> np.ndarray:
+    """`(m, L)`: the judge's probabilities on a split's real images (batched
+    element dicts), cropped centrally to the judge's input side."""
+    size = int(judge.input_shape[1])
+    return np.concatenate([judge(crop_to(batch["image"].numpy(), size), training=False).numpy()
+                           for batch in batches])
+
+
 # === Section 4.5: edits and generations ===
 
 def decode_and_judge(decoder, judge):
@@ -299,8 +308,8 @@ def decode_and_judge(decoder, judge):
 DIVERSITY_SETS = 32       # label sets whose samples are compared for `generation.diversity`
 
 
-def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds, decode_fn=None
-                 ) -> dict[str, float]:
+def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds, decode_fn=None,
+                 threshold=None) -> dict[str, float]:
     """Adds, removes and emphasises every label on the first
     `edit_config.num_images` embeddings (`edit.*`), and generates from the first
     `edit_config.num_generations` label sets (`generation.*`), judged alike.
@@ -319,13 +328,16 @@ def edit_section(embeddings, truth, judged, gaussians, edit_config, seeds, decod
             `generation.diversity_reference` (`same_label_diversity`: decoded
             real images that share a label vector; over
             `generation.diversity_reference_pairs` pairs).
+        threshold: The judge's thresholds (one, or `(L,)`); default
+            `edit_config.threshold`.
     """
     e = edit_config
+    threshold = e.threshold if threshold is None else threshold
     n_edit = min(e.num_images, len(embeddings))
-    results = edit_metrics(embeddings[:n_edit], judged, gaussians, seeds.edits, e.threshold,
+    results = edit_metrics(embeddings[:n_edit], judged, gaussians, seeds.edits, threshold,
                            e.scale)
     results.update(generation_metrics(truth[:e.num_generations], judged, gaussians,
-                                      seeds.generation, e.threshold))
+                                      seeds.generation, threshold))
     if decode_fn is not None:
         results["generation.diversity"] = generation_diversity(
             truth[:min(DIVERSITY_SETS, e.num_generations)], decode_fn, gaussians,

@@ -33,6 +33,7 @@ from kerasolr.data import pipeline
 from kerasolr.data.images import unit_images
 from kerasolr.distribute import barrier, is_chief
 from kerasolr.embeddings import embed_array, extract_embeddings, predict_images
+from kerasolr.evaluation.accuracy import balanced_thresholds
 from kerasolr.evaluation.pca import pca_metrics
 from kerasolr.evaluation.protocol import flip_protocol
 from kerasolr.models.decoder import build_autoencoder, crop_to, decode, decoder_from_config
@@ -478,13 +479,16 @@ def evaluate(run_dir: str) -> dict[str, float]:
         results.update(sections.correlation_metrics(matrices[sections.NORM_MATRIX], truth_corr))
 
         if judge is not None:
+            threshold, threshold_keys = judge_thresholds(config, names, judge,
+                                                         held["validation"], val_emb)
+            results.update(threshold_keys)
             results.update(_reconstruction_and_edits(run, config, names, held["test"], test_emb,
-                                                     probs, judge, train_emb))
+                                                     probs, judge, train_emb, threshold))
             results["judge.epochs_chosen"] = run.best_epoch("judge")
             log("evaluate: reconstructions of the validation split")
             results.update(validation_keys(_reconstruction(
                 run, config, names, held["validation"], val_emb, judge,
-                val_predictions["classifier"])))
+                val_predictions["classifier"], threshold)))
         else:
             log("evaluate: no decoder.keras; run `kerasolr train-decoder` for sections 4.4-4.5")
     run.record_timing("evaluate_seconds", time.time() - start)
@@ -516,22 +520,38 @@ def _baseline_decoders(run: RunDir, probs) -> dict:
 
 
 def _reconstruction(run: RunDir, config: RunConfig, names, split_images: tf.data.Dataset, emb,
-                    judge, probs) -> dict[str, float]:
+                    judge, probs, threshold) -> dict[str, float]:
     """Section 4.4's reconstruction figures (`recon.*`, `judge.*`) on one split
     (`split_images`: its elements; `probs`: the classifier's probabilities on
-    it, for the probabilities-only decoder)."""
+    it, for the probabilities-only decoder; `threshold`: the judge's, one or
+    one per label)."""
     return sections.reconstruction_section(
         pipeline.example_batches(split_images, BATCH),
         emb["embeddings"], emb["clean_labels"], run.load_model("decoder"), judge, names,
-        config.decoder.ssim_filter_size, config.edit.threshold, _baseline_decoders(run, probs))
+        config.decoder.ssim_filter_size, threshold, _baseline_decoders(run, probs))
+
+
+def judge_thresholds(config: RunConfig, names, judge, val_images: tf.data.Dataset, val_emb
+                     ) -> tuple[float | np.ndarray, dict[str, float]]:
+    """The judge's decision thresholds under `edit.judge_thresholds`
+    (`val_images`: the validation split's elements) and their result keys
+    (`per_label.<Name>.judge_threshold`)."""
+    e = config.edit
+    if e.judge_thresholds == "fixed":
+        return e.threshold, {}
+    log("evaluate: the judge's threshold for each label, chosen on the validation split")
+    probs = sections.judge_probabilities(judge, pipeline.example_batches(val_images, BATCH))
+    thresholds = balanced_thresholds(probs, val_emb["clean_labels"], e.threshold)
+    return thresholds, {f"per_label.{name}.judge_threshold": float(t)
+                        for name, t in zip(names, thresholds, strict=True)}
 
 
 def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images, test_emb,
-                              probs, judge, train_emb):
+                              probs, judge, train_emb, threshold):
     """Sections 4.4-4.5 on the held-out split (`test_images`: its elements),
-    judged by `judge`, and their figures (`train_emb`: the training labels and
-    embeddings the structured edit reads the labels' structure and their
-    effects on the other slots from)."""
+    judged by `judge` at `threshold` (one, or one per label), and their figures
+    (`train_emb`: the training labels and embeddings the structured edit reads
+    the labels' structure and their effects on the other slots from)."""
     decoder = run.load_model("decoder")
     gaussians = run.label_gaussians()
     seeds = Seeds(config.seed)
@@ -539,12 +559,14 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images
     embeddings, truth = test_emb["embeddings"], test_emb["clean_labels"]
     e = config.edit
     log("evaluate: reconstructions of the held-out split")
-    results = _reconstruction(run, config, names, test_images, test_emb, judge, probs)
+    results = _reconstruction(run, config, names, test_images, test_emb, judge, probs,
+                              threshold)
     log(f"evaluate: add/remove/emphasise every label on {e.num_images} held-out embeddings, "
         f"{e.num_generations} generations from labels alone")
     results.update(sections.edit_section(embeddings, truth,
                                          sections.decode_and_judge(decoder, judge), gaussians,
-                                         e, seeds, lambda codes: decode(decoder, codes)))
+                                         e, seeds, lambda codes: decode(decoder, codes),
+                                         threshold))
     n = min(e.protocol_images, len(embeddings))
     structure, context = editing.fit_edit_structure(train_emb["embeddings"], train_emb["labels"],
                                                     names)
@@ -554,7 +576,7 @@ def _reconstruction_and_edits(run: RunDir, config: RunConfig, names, test_images
         results.update(flip_protocol(
             embeddings[:n], truth[:n], lambda codes: decode(decoder, codes),
             lambda images: np.asarray(judge(images, training=False)), gaussians,
-            seeds.protocol, e.threshold, filter_size=config.decoder.ssim_filter_size,
+            seeds.protocol, threshold, filter_size=config.decoder.ssim_filter_size,
             structure=mode, name=name, context=context, context_scale=e.context_scale))
     results["flip_structured.context_scale"] = float(e.context_scale)
     rf.save_decoder_figures(run, test_images, names, test_emb, decoder, baselines, gaussians,

@@ -196,3 +196,74 @@ def test_disagreements_count_who_is_right_where_they_differ():
     assert counts["disagreement.probe_right"] == 2 and counts["disagreement.classifier_right"] == 2
     assert counts["per_label.a.probe_right"] == 1 and counts["per_label.a.classifier_right"] == 1
     assert counts["per_label.b.probe_right"] == 1 and counts["per_label.b.classifier_right"] == 1
+
+
+def test_balanced_thresholds_known_answers():
+    from kerasolr.evaluation.accuracy import balanced_thresholds
+
+    probs = np.array([[0.1, 0.05, 0.1, 0.3, 0.2],
+                      [0.2, 0.10, 0.2, 0.3, 0.4],
+                      [0.3, 0.15, 0.7, 0.3, 0.6],
+                      [0.4, 0.30, 0.9, 0.3, 0.8]])
+    truth = np.array([[0, 0, 0, 0, 1],
+                      [0, 0, 1, 1, 1],
+                      [1, 0, 0, 0, 1],
+                      [1, 1, 1, 1, 1]])
+    np.testing.assert_allclose(balanced_thresholds(probs, truth), [
+        0.25,     # separable: between the classes
+        0.225,    # one rare positive at 0.30, never above 0.5: found anyway
+        0.80,     # two equally good cuts (0.15, 0.80): the one nearer 0.5
+        0.50,     # one probability for every image: no cut, the default
+        0.50])    # one class only: the default
+    assert balanced_thresholds(probs, truth, default=0.3)[4] == 0.3
+    with pytest.raises(ValueError, match="do not match"):
+        balanced_thresholds(probs, truth[:, :2])
+
+
+def test_judge_thresholds_chosen_on_validation_lift_a_dim_judge():
+    from kerasolr.config import RunConfig, override
+    from kerasolr.run import judge_thresholds
+
+    size = 16
+    images, truth = _images_and_truth(n=24, size=size)
+    # Right about every label, but never above 0.4: at 0.5 it says "absent" everywhere.
+    inputs = keras.Input((size, size, 3))
+    means = keras.layers.GlobalAveragePooling2D()(inputs)
+    dim = keras.Model(inputs, keras.layers.Lambda(
+        lambda m: 0.4 * keras.ops.sigmoid(200.0 * (m - 0.45)))(means))
+    elements = tf.data.Dataset.from_tensor_slices({"image": images})
+    fixed, keys = judge_thresholds(RunConfig(), NAMES, dim, elements, {"clean_labels": truth})
+    assert fixed == 0.5 and keys == {}
+    config = override(RunConfig(), ["edit.judge_thresholds=validation"])
+    chosen, keys = judge_thresholds(config, NAMES, dim, elements, {"clean_labels": truth})
+    assert chosen.shape == (3,) and np.all((chosen > 0.0) & (chosen < 0.4))
+    assert keys == {f"per_label.{n}.judge_threshold": float(t) for n, t in zip(NAMES, chosen)}
+    k = size * size
+    decoder, embeddings = _reshaping_decoder(size, k), images.reshape(len(images), 3, k)
+    batches = elements.batch(5)
+    at_half = sections.reconstruction_section(batches, embeddings, truth, decoder, dim, NAMES, 7)
+    at_chosen = sections.reconstruction_section(batches, embeddings, truth, decoder, dim, NAMES,
+                                                7, chosen)
+    assert at_half["judge.balanced_accuracy"] == 0.5
+    assert at_chosen["judge.balanced_accuracy"] == 1.0
+    assert at_chosen["recon.judge_balanced_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="edit.judge_thresholds='best' is invalid"):
+        override(RunConfig(), ["edit.judge_thresholds=best"])
+
+
+def test_edit_section_takes_one_threshold_per_label():
+    train = _labels(300, 9)
+    gaussians = editing.fit_label_gaussians(_slot_embeddings(train, seed=1), train, NAMES)
+    test = _labels(40, 10)
+    embeddings = _slot_embeddings(test, seed=2)
+
+    def dim(emb):          # reads the slots right, but never above 0.3
+        return 0.1 + 0.2 / (1.0 + np.exp(-100.0 * (np.linalg.norm(emb, axis=-1) - 0.5)))
+
+    config = EditConfig(num_images=30, num_generations=20)
+    at_half = sections.edit_section(embeddings, test, dim, gaussians, config, Seeds(0))
+    per_label = sections.edit_section(embeddings, test, dim, gaussians, config, Seeds(0),
+                                      threshold=np.full(3, 0.2))
+    assert at_half["edit.add_success"] == 0.0 and np.isnan(at_half["edit.remove_success"])
+    assert per_label["edit.add_success"] == 1.0 and per_label["edit.remove_success"] == 1.0
+    assert per_label["generation.exact_match"] == 1.0

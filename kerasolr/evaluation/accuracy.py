@@ -59,3 +59,44 @@ def majority_predictions(train_labels, n: int) -> np.ndarray:
     """
     majority = (np.asarray(train_labels).mean(axis=0) > 0.5).astype(np.float32)
     return np.tile(majority, (n, 1))
+
+
+def balanced_thresholds(probs, truth, default: float = 0.5) -> np.ndarray:
+    """Each label's decision threshold with the best balanced accuracy on
+    `(probs, truth)` (a validation split's), for decisions `probs > threshold`.
+
+    The threshold is the midpoint between the two probabilities the best cut
+    falls between; among equally good cuts, the one nearest `default`. A
+    label with one class only, or one probability for every image, keeps
+    `default`.
+
+    Args:
+        probs: `(n, L)` probabilities.
+        truth: `(n, L)` 0/1 truth.
+        default: The threshold where none can be chosen.
+
+    Returns:
+        `(L,)` thresholds.
+    """
+    probs = np.asarray(probs, np.float64)
+    truth = np.asarray(truth) > 0.5
+    if probs.shape != truth.shape or probs.ndim != 2:
+        raise ValueError(f"probabilities {probs.shape} and truth {truth.shape} do not match")
+    thresholds = np.full(probs.shape[1], float(default))
+    for label in range(probs.shape[1]):
+        order = np.argsort(probs[:, label], kind="stable")
+        p, y = probs[order, label], truth[order, label]
+        positives, negatives = int(y.sum()), int((~y).sum())
+        if positives == 0 or negatives == 0:
+            continue
+        # A cut after position i calls images 0..i absent and the rest present.
+        tnr = np.cumsum(~y)[:-1] / negatives
+        tpr = (positives - np.cumsum(y)[:-1]) / positives
+        cuts = (p[:-1] + p[1:]) / 2
+        valid = p[1:] > p[:-1]                     # a cut between two equal values is none
+        if not valid.any():
+            continue
+        score = np.where(valid, (tpr + tnr) / 2, -np.inf)
+        best = np.flatnonzero(score >= score.max() - 1e-12)
+        thresholds[label] = cuts[best[np.argmin(np.abs(cuts[best] - default))]]
+    return thresholds
