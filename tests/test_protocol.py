@@ -80,6 +80,25 @@ def test_a_judge_blind_to_one_label_scores_its_base_rate():
     assert r["flip.accuracy_i1_mean"] == pytest.approx((1.0 + truth[:, 1].mean()) / 2)
 
 
+def test_one_threshold_per_label_reaches_a_dim_judge():
+    embeddings, truth = _data()
+
+    def dim_on_eyeglasses(images):
+        probs = _judge(images).copy()
+        probs[:, 1] *= 0.3                      # sees Eyeglasses, but never above 0.3
+        return probs
+
+    at_half = protocol.flip_protocol(embeddings, truth, _decode, dim_on_eyeglasses,
+                                     _gaussians(), seed=0, filter_size=3)
+    per_label = protocol.flip_protocol(embeddings, truth, _decode, dim_on_eyeglasses,
+                                       _gaussians(), seed=0, threshold=np.array([0.5, 0.15]),
+                                       filter_size=3)
+    assert at_half["per_label.Eyeglasses.flip_add_accuracy_i1"] == 0.0
+    assert per_label["per_label.Eyeglasses.flip_accuracy_i1"] == 1.0
+    assert per_label["flip.accuracy_i1_mean"] == 1.0
+    assert per_label["flip.preservation_i1_mean"] == 1.0
+
+
 def test_a_decoder_that_ignores_a_slot_preserves_pixels_and_fails_that_label():
     embeddings, truth = _data()
 
