@@ -31,8 +31,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-tf.get_logger().setLevel("ERROR")        # one trace per variant is intended: no retracing notes
-
 from kerasolr import config as cfg
 from kerasolr.data import synthfaces
 from kerasolr.models import build_classifier
@@ -103,6 +101,7 @@ def main():
     parser.add_argument("--demo-seconds", type=float, default=None,
                         help="that demo's wall time, for the projection")
     args = parser.parse_args()
+    tf.get_logger().setLevel("ERROR")        # one trace per variant is intended: no retracing notes
     config = cfg.demo()
     if any(n < 1 or n >= config.decoder.batch_size for n in args.feature_batch):
         parser.error(f"--feature-batch values must lie in 1..{config.decoder.batch_size - 1} "

@@ -237,7 +237,8 @@ def test_judge_thresholds_chosen_on_validation_lift_a_dim_judge():
     config = override(RunConfig(), ["edit.judge_thresholds=validation"])
     chosen, keys = judge_thresholds(config, NAMES, dim, elements, {"clean_labels": truth})
     assert chosen.shape == (3,) and np.all((chosen > 0.0) & (chosen < 0.4))
-    assert keys == {f"per_label.{n}.judge_threshold": float(t) for n, t in zip(NAMES, chosen)}
+    assert keys == {f"per_label.{n}.judge_threshold": float(t)
+                    for n, t in zip(NAMES, chosen, strict=True)}
     k = size * size
     decoder, embeddings = _reshaping_decoder(size, k), images.reshape(len(images), 3, k)
     batches = elements.batch(5)
