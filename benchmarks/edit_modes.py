@@ -33,7 +33,7 @@ from kerasolr.rundir import RunDir
 from kerasolr.seeds import Seeds
 
 KEYS = ("accuracy_i1_mean", "accuracy_i2_mean", "preservation_i1_mean", "preservation_i2_mean",
-        "ssim_i1_mean", "attgan13.accuracy_i2_mean")
+        "ssim_i1_mean", "attgan13.accuracy_i2_mean", "attgan13.preservation_i2_mean")
 
 
 def main() -> None:
