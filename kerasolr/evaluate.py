@@ -290,8 +290,8 @@ def judge_probabilities(judge, batches: tf.data.Dataset) -> np.ndarray:
     """`(m, L)`: the judge's probabilities on a split's real images (batched
     element dicts), cropped centrally to the judge's input side."""
     size = int(judge.input_shape[1])
-    return np.concatenate([judge(crop_to(batch["image"].numpy(), size), training=False).numpy()
-                           for batch in batches])
+    return predict_images(judge, batches.map(lambda batch: {"image": crop_to(batch["image"],
+                                                                                size)}))
 
 
 # === Section 4.5: edits and generations ===
